@@ -1,0 +1,147 @@
+//! The one place YAML is read and written (serde-saphyr, already in the tree through kube).
+//!
+//! Reading is bounded: an oversized input or an alias bomb is refused before it can
+//! exhaust memory. Writing follows kustomize's layout: block style, two-space indent,
+//! sequences not indented under their key, map keys sorted.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// The largest YAML text accepted, in bytes. A Kubernetes object is at most 1.5 MiB in etcd;
+/// a single manifest file several times that is a mistake or an attack.
+pub const MAX_INPUT_BYTES: usize = 8 * 1024 * 1024;
+
+/// A YAML text could not be read or written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+pub struct YamlError {
+    /// 1-based line of the problem, when the parser knows it.
+    pub line: Option<u64>,
+    /// 1-based column of the problem, when the parser knows it.
+    pub column: Option<u64>,
+    /// What is wrong, in one line.
+    pub message: String,
+}
+
+impl YamlError {
+    fn plain(message: impl Into<String>) -> Self {
+        Self { line: None, column: None, message: message.into() }
+    }
+
+    fn from_de(err: &serde_saphyr::Error) -> Self {
+        let location = err.location();
+        let message = err.to_string();
+        // The library's display can span lines (a snippet); keep the first, which says what.
+        let first = message.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid YAML");
+        Self {
+            line: location.as_ref().map(|l| l.line()),
+            column: location.as_ref().map(|l| l.column()),
+            message: first.trim().to_string(),
+        }
+    }
+}
+
+fn options() -> serde_saphyr::Options {
+    let budget = serde_saphyr::Budget {
+        max_reader_input_bytes: Some(MAX_INPUT_BYTES),
+        max_aliases: 1_000,
+        max_documents: 100_000,
+        max_nodes: 2_000_000,
+        max_depth: 128,
+        ..serde_saphyr::Budget::default()
+    };
+    serde_saphyr::Options { budget: Some(budget), with_snippet: false, ..serde_saphyr::Options::default() }
+}
+
+fn check_size(text: &str) -> Result<(), YamlError> {
+    if text.len() > MAX_INPUT_BYTES {
+        return Err(YamlError::plain(format!(
+            "the text is {} bytes, over the limit of {MAX_INPUT_BYTES} bytes",
+            text.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Read a multi-document YAML text; empty documents (`---` alone, comments only) are dropped.
+pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
+    check_size(text)?;
+    let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(text, options())
+        .map_err(|e| YamlError::from_de(&e))?;
+    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+/// Read one YAML document into a typed value (unknown keys are the type's business).
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
+    check_size(text)?;
+    serde_saphyr::from_str_with_options(text, options()).map_err(|e| YamlError::from_de(&e))
+}
+
+fn serializer_options() -> serde_saphyr::SerializerOptions {
+    serde_saphyr::SerializerOptions {
+        indent_step: 2,
+        compact_list_indent: true,
+        ..serde_saphyr::SerializerOptions::default()
+    }
+}
+
+/// Write one value as a YAML document (no leading `---`).
+pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, YamlError> {
+    serde_saphyr::to_string_with_options(value, serializer_options())
+        .map_err(|e| YamlError::plain(e.to_string()))
+}
+
+/// Write values as a multi-document YAML stream, documents separated by `---`.
+pub fn to_documents<T: Serialize>(values: &[T]) -> Result<String, YamlError> {
+    let mut out = String::new();
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        let doc = to_string(value)?;
+        out.push_str(&doc);
+        if !doc.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_documents_and_drops_empty_ones() {
+        let docs = parse_documents("---\na: 1\n---\n# only a comment\n---\nb: [x]\n").unwrap();
+        assert_eq!(docs, vec![json!({"a": 1}), json!({"b": ["x"]})]);
+    }
+
+    #[test]
+    fn reports_the_line_of_a_syntax_error() {
+        let err = parse_documents("a: 1\nb: [unclosed\nc: 3\n").unwrap_err();
+        assert!(err.line.is_some(), "{err:?}");
+    }
+
+    #[test]
+    fn refuses_an_alias_bomb() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        assert!(parse_documents(&text).is_err());
+    }
+
+    #[test]
+    fn writes_kustomize_style_and_quotes_ambiguous_strings() {
+        let text = to_string(&json!({"b": ["1", "true", "x"], "a": {"n": 1}})).unwrap();
+        let back = parse_documents(&text).unwrap();
+        assert_eq!(back, vec![json!({"b": ["1", "true", "x"], "a": {"n": 1}})]);
+        assert!(text.starts_with("a:\n"), "{text}");
+    }
+}

@@ -1,0 +1,1 @@
+//! A Kubernetes API emulator, served in-process as a tower `Service` and over HTTPS.

@@ -1,0 +1,13 @@
+//! One file per subcommand: glue between the CLI and the library modules.
+
+mod build;
+
+use crate::cli::{Cli, Command};
+use crate::exit::Exit;
+
+/// Run the parsed command line; the `Exit` says how it ended.
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Build(args) => build::run(&args),
+    }
+}
