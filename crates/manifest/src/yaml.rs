@@ -43,15 +43,16 @@ impl YamlError {
 }
 
 fn options() -> serde_saphyr::Options {
-    let budget = serde_saphyr::Budget {
-        max_reader_input_bytes: Some(MAX_INPUT_BYTES),
-        max_aliases: 1_000,
-        max_documents: 100_000,
-        max_nodes: 2_000_000,
-        max_depth: 128,
-        ..serde_saphyr::Budget::default()
-    };
-    serde_saphyr::Options { budget: Some(budget), with_snippet: false, ..serde_saphyr::Options::default() }
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_reader_input_bytes = Some(MAX_INPUT_BYTES);
+    budget.max_aliases = 1_000;
+    budget.max_documents = 100_000;
+    budget.max_nodes = 2_000_000;
+    budget.max_depth = 128;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.with_snippet = false;
+    options
 }
 
 fn check_size(text: &str) -> Result<(), YamlError> {
@@ -79,15 +80,14 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
 }
 
 fn serializer_options() -> serde_saphyr::SerializerOptions {
-    serde_saphyr::SerializerOptions {
-        indent_step: 2,
-        compact_list_indent: true,
-        ..serde_saphyr::SerializerOptions::default()
-    }
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.indent_step = 2;
+    options.compact_list_indent = true;
+    options
 }
 
 /// Write one value as a YAML document (no leading `---`).
-pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, YamlError> {
+pub fn to_string<T: Serialize>(value: &T) -> Result<String, YamlError> {
     serde_saphyr::to_string_with_options(value, serializer_options())
         .map_err(|e| YamlError::plain(e.to_string()))
 }
