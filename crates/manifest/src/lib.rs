@@ -1,5 +1,8 @@
 //! Kubernetes objects as data: the one YAML reader/writer, object ids, strategic merge.
 
+pub mod object_ref;
 pub mod yaml;
+
+pub use object_ref::{ObjectRef, ObjectRefError};
 
 pub use yaml::YamlError;
