@@ -2,6 +2,8 @@
 
 mod cli;
 mod commands;
+mod config;
+mod duration;
 mod exit;
 mod health;
 
