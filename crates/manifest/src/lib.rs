@@ -1,5 +1,6 @@
 //! Kubernetes objects as data: the one YAML reader/writer, object ids, strategic merge.
 
+pub mod merge_keys;
 pub mod object_ref;
 pub mod yaml;
 
