@@ -1,1 +1,6 @@
 //! A Kubernetes API emulator, served in-process as a tower `Service` and over HTTPS.
+
+// The runtime around the API core (S2): TLS, kubeconfig, fault injection.
+pub mod faults;
+pub mod kubeconfig;
+pub mod tls;
