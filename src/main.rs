@@ -5,6 +5,7 @@ mod commands;
 mod config;
 mod duration;
 mod exit;
+mod plan;
 mod health;
 
 use std::process::ExitCode;

@@ -1,0 +1,330 @@
+//! The pure core of the plan: from what was rendered, what is live and what the server's
+//! dry-run answered, compute each object's change and the ring's plan.
+
+use std::collections::BTreeMap;
+
+use gitops_manifest::ObjectRef;
+use serde_json::Value;
+
+use super::change::{ChangeOp, LiveVersion, ObjectChange, Prediction};
+use super::inventory::Inventory;
+use super::managers::takeovers;
+use super::mask::Masker;
+use super::model::{ClusterInfo, GitState, RingPlan, Summary};
+use super::normalize::{normalize, strip_new_defaults};
+use super::order::apply_key;
+
+/// What the server said about one rendered object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DryRun {
+    /// The object as a server-side apply with `dryRun=All` would leave it.
+    Result(Value),
+    /// No dry-run could be done; the reason is shown to the reader.
+    Skipped(String),
+}
+
+/// Everything observed about one rendered object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    /// Which object.
+    pub object: ObjectRef,
+    /// The file it was rendered from, when known.
+    pub source: Option<String>,
+    /// The object as rendered (and labelled as an inventory member).
+    pub rendered: Value,
+    /// The live object, if it exists.
+    pub live: Option<Value>,
+    /// The dry-run answer.
+    pub dry_run: DryRun,
+}
+
+fn masked(masker: &Masker, value: Value) -> Value {
+    let mut value = value;
+    masker.mask_object(&mut value);
+    value
+}
+
+/// The change predicted for one rendered object.
+pub fn object_change(obs: &Observation, masker: &Masker) -> ObjectChange {
+    let declared = normalize(&obs.rendered);
+    let live_version = obs.live.as_ref().and_then(LiveVersion::of);
+    let (op, before, after, taken_from, prediction, note) = match (&obs.live, &obs.dry_run) {
+        // A create shows what was declared: everything else in the dry-run answer was defaulted
+        // by the server, and a field only the server defaulted is never shown.
+        (None, DryRun::Result(_)) => (
+            ChangeOp::Create,
+            None,
+            Some(declared),
+            Vec::new(),
+            Prediction::Server,
+            None,
+        ),
+        (None, DryRun::Skipped(reason)) => (
+            ChangeOp::Create,
+            None,
+            Some(declared),
+            Vec::new(),
+            Prediction::Rendered,
+            Some(reason.clone()),
+        ),
+        (Some(live), DryRun::Result(result)) => {
+            let before = normalize(live);
+            let mut after = normalize(result);
+            let op = if after == before {
+                ChangeOp::Unchanged
+            } else {
+                ChangeOp::Update
+            };
+            strip_new_defaults(&mut after, Some(&before), Some(&declared));
+            (
+                op,
+                Some(before),
+                Some(after),
+                takeovers(live, result),
+                Prediction::Server,
+                None,
+            )
+        }
+        // Live but not dry-run-able cannot happen for a kind the server serves; be honest and
+        // show the declared object against the live one.
+        (Some(live), DryRun::Skipped(reason)) => {
+            let before = normalize(live);
+            let op = if declared == before {
+                ChangeOp::Unchanged
+            } else {
+                ChangeOp::Update
+            };
+            (
+                op,
+                Some(before),
+                Some(declared),
+                Vec::new(),
+                Prediction::Rendered,
+                Some(reason.clone()),
+            )
+        }
+    };
+    ObjectChange {
+        object: obs.object.clone(),
+        op,
+        source: obs.source.clone(),
+        before: before.map(|v| masked(masker, v)),
+        after: after.map(|v| masked(masker, v)),
+        taken_from,
+        live: live_version,
+        prediction,
+        note,
+    }
+}
+
+/// The deletion of a pruned object.
+pub fn deletion(object: &ObjectRef, live: &Value, masker: &Masker) -> ObjectChange {
+    ObjectChange {
+        object: object.clone(),
+        op: ChangeOp::Delete,
+        source: None,
+        before: Some(masked(masker, normalize(live))),
+        after: None,
+        taken_from: Vec::new(),
+        live: LiveVersion::of(live),
+        prediction: Prediction::None,
+        note: Some("no longer rendered; owned by the ring's previous revision (prune)".into()),
+    }
+}
+
+/// The inputs of a ring's plan besides the observations.
+#[derive(Debug, Clone)]
+pub struct RingContext {
+    /// The ring's name.
+    pub ring: String,
+    /// The git state it was rendered from.
+    pub git: GitState,
+    /// The cluster it is planned against.
+    pub cluster: ClusterInfo,
+    /// The inventory the apply will record.
+    pub inventory: Inventory,
+}
+
+/// Assemble a ring's plan: rendered objects in apply order, then the prune set (live objects of
+/// the previous inventory, given with their live state) in delete order.
+pub fn ring_plan(
+    context: RingContext,
+    observations: &[Observation],
+    pruned: &BTreeMap<ObjectRef, Value>,
+    masker: &Masker,
+) -> RingPlan {
+    let mut changes: Vec<ObjectChange> = observations
+        .iter()
+        .map(|o| object_change(o, masker))
+        .collect();
+    changes.sort_by(|a, b| apply_key(&a.object).cmp(&apply_key(&b.object)));
+    let mut prune: Vec<ObjectRef> = pruned.keys().cloned().collect();
+    super::order::sort_for_delete(&mut prune);
+    for object in &prune {
+        if let Some(live) = pruned.get(object) {
+            changes.push(deletion(object, live, masker));
+        }
+    }
+    let rendered = observations.iter().map(|o| o.rendered.clone()).collect();
+    RingPlan {
+        ring: context.ring,
+        git: context.git,
+        cluster: context.cluster,
+        summary: Summary::of(&changes),
+        changes,
+        prune,
+        inventory: context.inventory,
+        rendered: Some(rendered),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cm(data: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "s", "namespace": "qa"}, "data": data})
+    }
+
+    fn live(mut v: Value, rv: &str) -> Value {
+        v["metadata"]["uid"] = json!("u-1");
+        v["metadata"]["resourceVersion"] = json!(rv);
+        v["metadata"]["creationTimestamp"] = json!("2026-01-01T00:00:00Z");
+        v
+    }
+
+    fn obs(rendered: Value, live: Option<Value>, dry_run: DryRun) -> Observation {
+        Observation {
+            object: ObjectRef::from_value(&rendered).unwrap(),
+            source: Some("base/app/cm.yaml".into()),
+            rendered,
+            live,
+            dry_run,
+        }
+    }
+
+    #[test]
+    fn create_update_unchanged() {
+        let m = Masker::with_key([1; 32]);
+        let c = object_change(
+            &obs(
+                cm(json!({"a": "1"})),
+                None,
+                DryRun::Result(live(cm(json!({"a": "1"})), "1")),
+            ),
+            &m,
+        );
+        assert_eq!(c.op, ChangeOp::Create);
+        assert_eq!(c.live, None);
+
+        let cur = live(cm(json!({"a": "1"})), "5");
+        let c = object_change(
+            &obs(
+                cm(json!({"a": "2"})),
+                Some(cur.clone()),
+                DryRun::Result(live(cm(json!({"a": "2"})), "6")),
+            ),
+            &m,
+        );
+        assert_eq!(c.op, ChangeOp::Update);
+        assert_eq!(c.before.unwrap()["data"]["a"], "1");
+        assert_eq!(c.after.unwrap()["data"]["a"], "2");
+        assert_eq!(
+            c.live,
+            Some(LiveVersion {
+                uid: "u-1".into(),
+                resource_version: "5".into()
+            })
+        );
+
+        let c = object_change(
+            &obs(
+                cm(json!({"a": "1"})),
+                Some(cur.clone()),
+                DryRun::Result(cur),
+            ),
+            &m,
+        );
+        assert_eq!(c.op, ChangeOp::Unchanged);
+    }
+
+    #[test]
+    fn server_defaults_present_on_both_sides_are_not_a_change() {
+        let m = Masker::with_key([1; 32]);
+        let rendered = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "qa"},
+            "spec": {"ports": [{"port": 80}]}});
+        let defaulted = live(
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "qa"},
+            "spec": {"ports": [{"port": 80, "protocol": "TCP", "targetPort": 80}], "type": "ClusterIP",
+                     "clusterIP": "10.0.0.7", "sessionAffinity": "None"}}),
+            "3",
+        );
+        let c = object_change(
+            &obs(rendered, Some(defaulted.clone()), DryRun::Result(defaulted)),
+            &m,
+        );
+        assert_eq!(c.op, ChangeOp::Unchanged);
+    }
+
+    #[test]
+    fn crd_in_the_same_render_is_a_create_without_dry_run() {
+        let m = Masker::with_key([1; 32]);
+        let w = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "qa"}});
+        let c = object_change(
+            &obs(w, None, DryRun::Skipped("CRD created by this plan".into())),
+            &m,
+        );
+        assert_eq!(
+            (c.op, c.prediction),
+            (ChangeOp::Create, Prediction::Rendered)
+        );
+        assert_eq!(c.note.as_deref(), Some("CRD created by this plan"));
+    }
+
+    #[test]
+    fn ring_plan_orders_changes_and_appends_prunes() {
+        let m = Masker::with_key([1; 32]);
+        let dep = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "qa"}});
+        let old = live(
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "old", "namespace": "qa"}}),
+            "9",
+        );
+        let observations = vec![
+            obs(dep.clone(), None, DryRun::Result(dep)),
+            obs(cm(json!({})), None, DryRun::Result(cm(json!({})))),
+        ];
+        let pruned = BTreeMap::from([(ObjectRef::from_value(&old).unwrap(), old)]);
+        let parent = super::super::inventory::parent_ref("qa", "gitops-system");
+        let context = RingContext {
+            ring: "qa".into(),
+            git: GitState::default(),
+            cluster: ClusterInfo::default(),
+            inventory: Inventory::for_members(parent, observations.iter().map(|o| &o.object)),
+        };
+        let plan = ring_plan(context, &observations, &pruned, &m);
+        let kinds: Vec<(&str, ChangeOp)> = plan
+            .changes
+            .iter()
+            .map(|c| (c.object.kind.as_str(), c.op))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("ConfigMap", ChangeOp::Create),
+                ("Deployment", ChangeOp::Create),
+                ("Service", ChangeOp::Delete)
+            ]
+        );
+        assert_eq!(
+            plan.summary,
+            Summary {
+                create: 2,
+                update: 0,
+                delete: 1,
+                unchanged: 0
+            }
+        );
+        assert_eq!(plan.prune.len(), 1);
+    }
+}

@@ -1,0 +1,18 @@
+//! The plan: normalisation, per-object changes, field takeovers, secret masking, inventory and
+//! prune set, apply order, staleness — pure functions over values; `Plan` is data.
+
+pub mod change;
+pub mod compute;
+pub mod inventory;
+pub mod managers;
+pub mod mask;
+pub mod model;
+pub mod normalize;
+pub mod order;
+pub mod stale;
+
+pub use change::{ChangeOp, LiveVersion, ObjectChange, Prediction};
+pub use compute::{DryRun, Observation, RingContext, ring_plan};
+pub use inventory::Inventory;
+pub use mask::Masker;
+pub use model::{ClusterInfo, GitState, Plan, RingPlan, SCHEMA_VERSION, Summary};
