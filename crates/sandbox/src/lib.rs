@@ -3,4 +3,5 @@
 // The runtime around the API core (S2): TLS, kubeconfig, fault injection.
 pub mod faults;
 pub mod kubeconfig;
+pub mod server;
 pub mod tls;
