@@ -1,10 +1,13 @@
 //! The `gitops` command line: parse, run, map the outcome to an exit code.
 
+mod apply;
 mod cli;
 mod commands;
 mod config;
 mod duration;
 mod exit;
+mod history;
+mod lock;
 mod plan;
 mod health;
 

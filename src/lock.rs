@@ -1,0 +1,223 @@
+//! Ring locks: one `coordination.k8s.io/v1` Lease per ring in the history namespace, so two
+//! runs (a laptop and a pipeline, or two pipelines) never apply the same ring at once.
+//!
+//! A Lease is the object Kubernetes itself uses for leader election
+//! (<https://kubernetes.io/docs/concepts/architecture/leases/>): `holderIdentity`,
+//! `acquireTime`, `renewTime` and `leaseDurationSeconds`. The holder renews it while it runs;
+//! one that stopped renewing for longer than the duration (a killed process) has expired and
+//! may be taken over, as leader election does; a live one blocks (exit 4) until it is released
+//! or removed with `gitops unlock`.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+/// How long a lease stays valid without renewal.
+pub const LEASE_SECONDS: i64 = 60;
+/// How often a running apply renews its leases (well inside [`LEASE_SECONDS`]).
+pub const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The Lease name of a ring's lock.
+pub fn lease_name(ring: &str) -> String {
+    format!("gitops-lock-{ring}")
+}
+
+/// Who is applying: the CI run when in a pipeline, else `user@host`, with the process id so
+/// two terminals of one user are told apart.
+pub fn holder_identity() -> String {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if env("TF_BUILD").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        // https://learn.microsoft.com/en-us/azure/devops/pipelines/build/variables
+        return format!(
+            "azure-devops {} run {} ({})",
+            env("BUILD_DEFINITIONNAME").unwrap_or_else(|| "pipeline".into()),
+            env("BUILD_BUILDNUMBER")
+                .or_else(|| env("BUILD_BUILDID"))
+                .unwrap_or_else(|| "?".into()),
+            env("AGENT_NAME").unwrap_or_else(|| "agent".into()),
+        );
+    }
+    if env("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
+        // https://docs.github.com/en/actions/reference/variables-reference
+        return format!(
+            "github-actions {} run {}",
+            env("GITHUB_REPOSITORY").unwrap_or_else(|| "repo".into()),
+            env("GITHUB_RUN_ID").unwrap_or_else(|| "?".into()),
+        );
+    }
+    let user = env("USER")
+        .or_else(|| env("USERNAME"))
+        .unwrap_or_else(|| "unknown".into());
+    format!("{user}@{} (pid {})", hostname(), std::process::id())
+}
+
+/// The machine's name, without a crate for it.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|s| !s.is_empty()))
+        .or_else(|| std::env::var("COMPUTERNAME").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "unknown-host".into())
+}
+
+/// Lease timestamps are `MicroTime`: RFC 3339 with microseconds
+/// (<https://kubernetes.io/docs/reference/kubernetes-api/cluster-resources/lease-v1/>).
+pub fn micro_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// A new Lease held by `holder`.
+pub fn lease_object(ring: &str, namespace: &str, holder: &str, now: DateTime<Utc>) -> Value {
+    json!({
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {
+            "name": lease_name(ring),
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "gitops", "gitops.dev/ring": ring},
+        },
+        "spec": {
+            "holderIdentity": holder,
+            "leaseDurationSeconds": LEASE_SECONDS,
+            "acquireTime": micro_time(now),
+            "renewTime": micro_time(now),
+        }
+    })
+}
+
+/// Who holds a lease and since when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// `holderIdentity`; empty when released.
+    pub identity: String,
+    /// `acquireTime`.
+    pub acquired: Option<DateTime<Utc>>,
+    /// `renewTime`.
+    pub renewed: Option<DateTime<Utc>>,
+    /// `leaseDurationSeconds`.
+    pub duration_seconds: i64,
+}
+
+/// What a live Lease means for someone who wants the ring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseState {
+    /// Nobody holds it (released).
+    Free,
+    /// We hold it already (a re-entrant take).
+    Ours,
+    /// Someone else stopped renewing it more than its duration ago: it may be taken over.
+    Expired(Holder),
+    /// Someone else holds it.
+    Held(Holder),
+}
+
+fn time(v: &Value, pointer: &str) -> Option<DateTime<Utc>> {
+    let s = v.pointer(pointer)?.as_str()?;
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The holder recorded in a Lease.
+pub fn holder_of(lease: &Value) -> Holder {
+    Holder {
+        identity: lease
+            .pointer("/spec/holderIdentity")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        acquired: time(lease, "/spec/acquireTime"),
+        renewed: time(lease, "/spec/renewTime"),
+        duration_seconds: lease
+            .pointer("/spec/leaseDurationSeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(LEASE_SECONDS),
+    }
+}
+
+/// Decide what a Lease means for `me` at `now`.
+pub fn lease_state(lease: &Value, me: &str, now: DateTime<Utc>) -> LeaseState {
+    let holder = holder_of(lease);
+    if holder.identity.is_empty() {
+        return LeaseState::Free;
+    }
+    if holder.identity == me {
+        return LeaseState::Ours;
+    }
+    let last = holder.renewed.or(holder.acquired);
+    match last {
+        Some(t) if (now - t).num_seconds() > holder.duration_seconds => LeaseState::Expired(holder),
+        // Without any timestamp nobody can tell whether the holder is alive: treat it as held.
+        _ => LeaseState::Held(holder),
+    }
+}
+
+/// `3m12s`, `2h5m`, `40s`.
+pub fn human_age(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{}s", s / 60, s % 60),
+        3600..86400 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{}h", s / 86400, (s % 86400) / 3600),
+    }
+}
+
+impl Holder {
+    /// `ana@laptop (pid 7), for 3m12s, last renewed 5s ago`.
+    pub fn describe(&self, now: DateTime<Utc>) -> String {
+        let mut text = self.identity.clone();
+        if let Some(a) = self.acquired {
+            text.push_str(&format!(", for {}", human_age((now - a).num_seconds())));
+        }
+        if let Some(r) = self.renewed {
+            text.push_str(&format!(
+                ", last renewed {} ago",
+                human_age((now - r).num_seconds())
+            ));
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn held_expired_ours_and_free() {
+        let t0 = at("2026-01-01T10:00:00Z");
+        let lease = lease_object("qa", "gitops-system", "bob@ci (pid 1)", t0);
+        assert_eq!(lease["spec"]["renewTime"], "2026-01-01T10:00:00.000000Z");
+        assert_eq!(lease_state(&lease, "bob@ci (pid 1)", t0), LeaseState::Ours);
+        let LeaseState::Held(holder) =
+            lease_state(&lease, "ana@laptop", at("2026-01-01T10:00:30Z"))
+        else {
+            panic!("held");
+        };
+        assert_eq!(
+            holder.describe(at("2026-01-01T10:00:30Z")),
+            "bob@ci (pid 1), for 30s, last renewed 30s ago"
+        );
+        assert!(matches!(
+            lease_state(&lease, "ana@laptop", at("2026-01-01T10:05:00Z")),
+            LeaseState::Expired(_)
+        ));
+        let mut released = lease.clone();
+        released["spec"]["holderIdentity"] = json!("");
+        assert_eq!(lease_state(&released, "ana@laptop", t0), LeaseState::Free);
+    }
+
+    #[test]
+    fn ages_read_like_kubectl() {
+        assert_eq!(human_age(5), "5s");
+        assert_eq!(human_age(192), "3m12s");
+        assert_eq!(human_age(7500), "2h5m");
+        assert_eq!(human_age(90000), "1d1h");
+    }
+}
