@@ -2,6 +2,7 @@
 
 mod apply;
 mod cli;
+mod cluster;
 mod commands;
 mod config;
 mod duration;

@@ -1,0 +1,132 @@
+//! Object calls: read live objects, list an inventory's members, and server-side apply with
+//! `dryRun=All`, `fieldValidation=Strict`, `force`, field manager `gitops`.
+
+use gitops_manifest::ObjectRef;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use serde_json::Value;
+
+use super::Cluster;
+use super::error::{ClusterError, describe, one_line};
+use super::kinds::Kind;
+use super::retry::retry_safe;
+use crate::plan::managers::FIELD_MANAGER;
+
+fn to_value(object: DynamicObject) -> Result<Value, kube::Error> {
+    serde_json::to_value(object).map_err(kube::Error::SerdeError)
+}
+
+impl Cluster {
+    fn api(&self, kind: &Kind, namespace: Option<&str>) -> Api<DynamicObject> {
+        match (kind.namespaced, namespace) {
+            (true, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, &kind.resource),
+            (true, None) => Api::default_namespaced_with(self.client.clone(), &kind.resource),
+            (false, _) => Api::all_with(self.client.clone(), &kind.resource),
+        }
+    }
+
+    /// The live object, or `None` when it does not exist.
+    pub async fn get(
+        &self,
+        kind: &Kind,
+        object: &ObjectRef,
+    ) -> Result<Option<Value>, ClusterError> {
+        let api = self.api(kind, object.namespace.as_deref());
+        let found = retry_safe(|| api.get_opt(&object.name))
+            .await
+            .map_err(|e| self.object_error(object, None, "read", &e))?;
+        found
+            .map(to_value)
+            .transpose()
+            .map_err(|e| self.object_error(object, None, "read", &e))
+    }
+
+    /// Whether a namespace exists.
+    pub async fn namespace_exists(&self, name: &str) -> Result<bool, ClusterError> {
+        let api: Api<DynamicObject> = Api::all_with(
+            self.client.clone(),
+            &kube::core::ApiResource::from_gvk_with_plural(
+                &kube::core::GroupVersionKind::gvk("", "v1", "Namespace"),
+                "namespaces",
+            ),
+        );
+        let found = retry_safe(|| api.get_opt(name))
+            .await
+            .map_err(|e| self.api_error(format!("reading namespace `{name}`"), &e))?;
+        Ok(found.is_some())
+    }
+
+    /// Objects of `kind` carrying `selector`, in `namespace` (or cluster-wide for cluster-scoped kinds).
+    pub async fn list(
+        &self,
+        kind: &Kind,
+        namespace: Option<&str>,
+        selector: &str,
+    ) -> Result<Vec<Value>, ClusterError> {
+        let api = self.api(kind, namespace);
+        let params = ListParams::default().labels(selector);
+        let list = retry_safe(|| api.list(&params)).await.map_err(|e| {
+            self.api_error(
+                format!("listing `{}` with `{selector}`", kind.resource.kind),
+                &e,
+            )
+        })?;
+        let api_version = kind.resource.api_version.clone();
+        list.items
+            .into_iter()
+            .map(|mut item| {
+                // List items come without apiVersion/kind; put them back so they are whole objects.
+                item.types = Some(kube::core::TypeMeta {
+                    api_version: api_version.clone(),
+                    kind: kind.resource.kind.clone(),
+                });
+                to_value(item)
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.api_error(format!("listing `{}`", kind.resource.kind), &e))
+    }
+
+    /// What a forced server-side apply of `object` would leave on the cluster, without
+    /// changing anything (`dryRun=All`); unknown or mistyped fields are refused
+    /// (`fieldValidation=Strict`), naming the field.
+    pub async fn dry_run_apply(
+        &self,
+        kind: &Kind,
+        id: &ObjectRef,
+        object: &Value,
+        source: Option<&str>,
+    ) -> Result<Value, ClusterError> {
+        let api = self.api(kind, id.namespace.as_deref());
+        let params = PatchParams::apply(FIELD_MANAGER)
+            .force()
+            .dry_run()
+            .validation_strict();
+        let patch = Patch::Apply(object);
+        let result = retry_safe(|| api.patch(&id.name, &params, &patch))
+            .await
+            .map_err(|e| self.object_error(id, source, "dry-run apply", &e))?;
+        to_value(result).map_err(|e| self.object_error(id, source, "dry-run apply", &e))
+    }
+
+    fn object_error(
+        &self,
+        id: &ObjectRef,
+        source: Option<&str>,
+        verb: &'static str,
+        err: &kube::Error,
+    ) -> ClusterError {
+        match err {
+            kube::Error::Api(status) if status.code != 401 => ClusterError::Rejected {
+                object: describe(id, source),
+                verb,
+                code: status.code,
+                reason: status.reason.clone(),
+                message: status.message.clone(),
+            },
+            kube::Error::Api(_) => self.api_error(String::new(), err),
+            _ => ClusterError::Api {
+                what: format!("{verb} of {}", describe(id, source)),
+                message: one_line(err),
+            },
+        }
+    }
+}
