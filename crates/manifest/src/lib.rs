@@ -2,6 +2,7 @@
 
 pub mod merge_keys;
 pub mod object_ref;
+pub mod strategic_merge;
 pub mod yaml;
 
 pub use object_ref::{ObjectRef, ObjectRefError};

@@ -36,7 +36,11 @@ pub struct Gvk {
 impl Gvk {
     /// A GVK from its three parts.
     pub fn new(group: &str, version: &str, kind: &str) -> Self {
-        Self { group: group.to_string(), version: version.to_string(), kind: kind.to_string() }
+        Self {
+            group: group.to_string(),
+            version: version.to_string(),
+            kind: kind.to_string(),
+        }
     }
 
     /// A GVK from an object's `apiVersion` (`apps/v1`, or `v1` for the core group) and `kind`.
@@ -56,7 +60,11 @@ impl Gvk {
 
     /// The `apiVersion` string: `group/version`, or `version` for the core group.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 }
 
@@ -106,7 +114,14 @@ pub struct FieldSchema {
 }
 
 impl FieldSchema {
-    const UNKNOWN: FieldSchema = FieldSchema { smp: None, ssa: None, retain_keys: false, atomic: false, child: None };
+    /// A field the table knows nothing about: maps merge field by field, lists are replaced.
+    pub const UNKNOWN: FieldSchema = FieldSchema {
+        smp: None,
+        ssa: None,
+        retain_keys: false,
+        atomic: false,
+        child: None,
+    };
 
     /// The type of the field's value (for a list: of its items), to look deeper fields up.
     pub fn child(&self) -> Option<TypeSchema> {
@@ -136,14 +151,20 @@ impl TypeSchema {
 
     /// What the table knows about `field` of this type (all `None` when nothing).
     pub fn field(&self, field: &str) -> FieldSchema {
-        FIELD_INDEX.get(&(self.0, field)).copied().unwrap_or(FieldSchema::UNKNOWN)
+        FIELD_INDEX
+            .get(&(self.0, field))
+            .copied()
+            .unwrap_or(FieldSchema::UNKNOWN)
     }
 }
 
 /// The root type of a built-in kind, or `None` for kinds this table does not know
 /// (custom resources, or built-ins outside the table).
 pub fn root(gvk: &Gvk) -> Option<TypeSchema> {
-    KINDS.iter().find(|(group, kind, _)| *group == gvk.group && *kind == gvk.kind).map(|(_, _, ty)| TypeSchema(ty))
+    KINDS
+        .iter()
+        .find(|(group, kind, _)| *group == gvk.group && *kind == gvk.kind)
+        .map(|(_, _, ty)| TypeSchema(ty))
 }
 
 /// Whether the kind is a built-in of the Kubernetes API (served by the API server itself,
@@ -216,7 +237,11 @@ const KINDS: &[(&str, &str, &str)] = &[
     ("apps", "ControllerRevision", "Object"),
     ("batch", "Job", "Job"),
     ("batch", "CronJob", "CronJob"),
-    ("autoscaling", "HorizontalPodAutoscaler", "HorizontalPodAutoscaler"),
+    (
+        "autoscaling",
+        "HorizontalPodAutoscaler",
+        "HorizontalPodAutoscaler",
+    ),
     ("policy", "PodDisruptionBudget", "PodDisruptionBudget"),
     ("networking.k8s.io", "Ingress", "Ingress"),
     ("networking.k8s.io", "IngressClass", "Object"),
@@ -224,11 +249,19 @@ const KINDS: &[(&str, &str, &str)] = &[
     ("rbac.authorization.k8s.io", "Role", "Role"),
     ("rbac.authorization.k8s.io", "ClusterRole", "ClusterRole"),
     ("rbac.authorization.k8s.io", "RoleBinding", "RoleBinding"),
-    ("rbac.authorization.k8s.io", "ClusterRoleBinding", "RoleBinding"),
+    (
+        "rbac.authorization.k8s.io",
+        "ClusterRoleBinding",
+        "RoleBinding",
+    ),
     ("storage.k8s.io", "StorageClass", "StorageClass"),
     ("coordination.k8s.io", "Lease", "Object"),
     ("scheduling.k8s.io", "PriorityClass", "Object"),
-    ("apiextensions.k8s.io", "CustomResourceDefinition", "CustomResourceDefinition"),
+    (
+        "apiextensions.k8s.io",
+        "CustomResourceDefinition",
+        "CustomResourceDefinition",
+    ),
 ];
 
 /// One row of the type graph.
@@ -243,18 +276,44 @@ const fn obj(ty: &'static str, field: &'static str, child: &'static str) -> Row 
     Row {
         ty,
         field,
-        schema: FieldSchema { smp: None, ssa: None, retain_keys: false, atomic: false, child: Some(child) },
+        schema: FieldSchema {
+            smp: None,
+            ssa: None,
+            retain_keys: false,
+            atomic: false,
+            child: Some(child),
+        },
     }
 }
 
 /// An object owned as a whole by server-side apply (`structType=atomic` / `mapType=atomic`).
 const fn atomic(ty: &'static str, field: &'static str) -> Row {
-    Row { ty, field, schema: FieldSchema { smp: None, ssa: None, retain_keys: false, atomic: true, child: None } }
+    Row {
+        ty,
+        field,
+        schema: FieldSchema {
+            smp: None,
+            ssa: None,
+            retain_keys: false,
+            atomic: true,
+            child: None,
+        },
+    }
 }
 
 /// A nested object with `patchStrategy=retainKeys` (a union such as a Deployment's strategy).
 const fn retain(ty: &'static str, field: &'static str) -> Row {
-    Row { ty, field, schema: FieldSchema { smp: None, ssa: None, retain_keys: true, atomic: false, child: None } }
+    Row {
+        ty,
+        field,
+        schema: FieldSchema {
+            smp: None,
+            ssa: None,
+            retain_keys: true,
+            atomic: false,
+            child: None,
+        },
+    }
 }
 
 /// A list with its SMP strategy, SSA list type and item type.
@@ -265,7 +324,17 @@ const fn list(
     ssa: SsaListType,
     child: Option<&'static str>,
 ) -> Row {
-    Row { ty, field, schema: FieldSchema { smp: Some(smp), ssa: Some(ssa), retain_keys: false, atomic: false, child } }
+    Row {
+        ty,
+        field,
+        schema: FieldSchema {
+            smp: Some(smp),
+            ssa: Some(ssa),
+            retain_keys: false,
+            atomic: false,
+            child,
+        },
+    }
 }
 
 /// A list whose items carry `patchStrategy=merge,retainKeys` (volumes: a union per item).
@@ -276,7 +345,17 @@ const fn list_retain(
     ssa: SsaListType,
     child: Option<&'static str>,
 ) -> Row {
-    Row { ty, field, schema: FieldSchema { smp: Some(smp), ssa: Some(ssa), retain_keys: true, atomic: false, child } }
+    Row {
+        ty,
+        field,
+        schema: FieldSchema {
+            smp: Some(smp),
+            ssa: Some(ssa),
+            retain_keys: true,
+            atomic: false,
+            child,
+        },
+    }
 }
 
 /// A list replaced by a patch and atomic for apply: the default, spelled out where it matters
@@ -288,7 +367,13 @@ const fn atomic_list(ty: &'static str, field: &'static str) -> Row {
 /// `patchStrategy=merge` + `patchMergeKey=key`, `listType=map` + `listMapKey=key`.
 macro_rules! keyed {
     ($ty:literal, $field:literal, $key:literal, $child:expr) => {
-        list($ty, $field, SmpStrategy::MergeByKey($key), SsaListType::Map(&[$key]), $child)
+        list(
+            $ty,
+            $field,
+            SmpStrategy::MergeByKey($key),
+            SsaListType::Map(&[$key]),
+            $child,
+        )
     };
 }
 
@@ -314,7 +399,13 @@ const ROWS: &[Row] = &[
     obj("PodTemplate", "template", "PodTemplateSpec"),
     obj("PodTemplateSpec", "metadata", "ObjectMeta"),
     obj("PodTemplateSpec", "spec", "PodSpec"),
-    list_retain("PodSpec", "volumes", MergeByKey("name"), Map(&["name"]), Some("Volume")),
+    list_retain(
+        "PodSpec",
+        "volumes",
+        MergeByKey("name"),
+        Map(&["name"]),
+        Some("Volume"),
+    ),
     keyed!("PodSpec", "initContainers", "name", Some("Container")),
     keyed!("PodSpec", "containers", "name", Some("Container")),
     keyed!("PodSpec", "ephemeralContainers", "name", Some("Container")),
@@ -329,7 +420,13 @@ const ROWS: &[Row] = &[
         Some("TopologySpreadConstraint"),
     ),
     atomic_list("PodSpec", "readinessGates"),
-    list_retain("PodSpec", "resourceClaims", MergeByKey("name"), Map(&["name"]), None),
+    list_retain(
+        "PodSpec",
+        "resourceClaims",
+        MergeByKey("name"),
+        Map(&["name"]),
+        None,
+    ),
     keyed!("PodSpec", "schedulingGates", "name", None),
     atomic("PodSpec", "nodeSelector"),
     obj("PodSpec", "affinity", "Affinity"),
@@ -346,12 +443,30 @@ const ROWS: &[Row] = &[
     obj("Affinity", "nodeAffinity", "NodeAffinity"),
     obj("Affinity", "podAffinity", "PodAffinity"),
     obj("Affinity", "podAntiAffinity", "PodAffinity"),
-    atomic("NodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution"),
-    atomic_list("NodeAffinity", "preferredDuringSchedulingIgnoredDuringExecution"),
-    atomic_list("PodAffinity", "requiredDuringSchedulingIgnoredDuringExecution"),
-    atomic_list("PodAffinity", "preferredDuringSchedulingIgnoredDuringExecution"),
+    atomic(
+        "NodeAffinity",
+        "requiredDuringSchedulingIgnoredDuringExecution",
+    ),
+    atomic_list(
+        "NodeAffinity",
+        "preferredDuringSchedulingIgnoredDuringExecution",
+    ),
+    atomic_list(
+        "PodAffinity",
+        "requiredDuringSchedulingIgnoredDuringExecution",
+    ),
+    atomic_list(
+        "PodAffinity",
+        "preferredDuringSchedulingIgnoredDuringExecution",
+    ),
     // Containers (Container and EphemeralContainer share their lists).
-    list("Container", "ports", MergeByKey("containerPort"), Map(&["containerPort", "protocol"]), None),
+    list(
+        "Container",
+        "ports",
+        MergeByKey("containerPort"),
+        Map(&["containerPort", "protocol"]),
+        None,
+    ),
     keyed!("Container", "env", "name", None),
     keyed!("Container", "volumeMounts", "mountPath", None),
     keyed!("Container", "volumeDevices", "devicePath", None),
@@ -364,7 +479,13 @@ const ROWS: &[Row] = &[
     obj("Container", "livenessProbe", "Probe"),
     obj("Container", "readinessProbe", "Probe"),
     obj("Container", "startupProbe", "Probe"),
-    list("ResourceRequirements", "claims", Replace, Map(&["name"]), None),
+    list(
+        "ResourceRequirements",
+        "claims",
+        Replace,
+        Map(&["name"]),
+        None,
+    ),
     obj("SecurityContext", "capabilities", "Capabilities"),
     atomic_list("Capabilities", "add"),
     atomic_list("Capabilities", "drop"),
@@ -396,7 +517,13 @@ const ROWS: &[Row] = &[
     obj("Service", "metadata", "ObjectMeta"),
     obj("Service", "spec", "ServiceSpec"),
     obj("Service", "status", "ServiceStatus"),
-    list("ServiceSpec", "ports", MergeByKey("port"), Map(&["port", "protocol"]), None),
+    list(
+        "ServiceSpec",
+        "ports",
+        MergeByKey("port"),
+        Map(&["port", "protocol"]),
+        None,
+    ),
     atomic("ServiceSpec", "selector"),
     atomic_list("ServiceSpec", "clusterIPs"),
     atomic_list("ServiceSpec", "externalIPs"),
@@ -432,7 +559,11 @@ const ROWS: &[Row] = &[
     atomic("PersistentVolumeSpec", "nodeAffinity"),
     obj("PersistentVolumeClaim", "metadata", "ObjectMeta"),
     obj("PersistentVolumeClaim", "spec", "PersistentVolumeClaimSpec"),
-    obj("PersistentVolumeClaim", "status", "PersistentVolumeClaimStatus"),
+    obj(
+        "PersistentVolumeClaim",
+        "status",
+        "PersistentVolumeClaimStatus",
+    ),
     atomic_list("PersistentVolumeClaimSpec", "accessModes"),
     atomic("PersistentVolumeClaimSpec", "selector"),
     atomic_list("PersistentVolumeClaimStatus", "accessModes"),
@@ -475,8 +606,16 @@ const ROWS: &[Row] = &[
     atomic_list("CronJobStatus", "active"),
     // autoscaling, policy.
     obj("HorizontalPodAutoscaler", "metadata", "ObjectMeta"),
-    obj("HorizontalPodAutoscaler", "spec", "HorizontalPodAutoscalerSpec"),
-    obj("HorizontalPodAutoscaler", "status", "HorizontalPodAutoscalerStatus"),
+    obj(
+        "HorizontalPodAutoscaler",
+        "spec",
+        "HorizontalPodAutoscalerSpec",
+    ),
+    obj(
+        "HorizontalPodAutoscaler",
+        "status",
+        "HorizontalPodAutoscalerStatus",
+    ),
     atomic_list("HorizontalPodAutoscalerSpec", "metrics"),
     keyed!("HorizontalPodAutoscalerStatus", "conditions", "type", None),
     atomic_list("HorizontalPodAutoscalerStatus", "currentMetrics"),
@@ -515,7 +654,11 @@ const ROWS: &[Row] = &[
 ];
 
 static FIELD_INDEX: LazyLock<HashMap<(&'static str, &'static str), FieldSchema>> =
-    LazyLock::new(|| ROWS.iter().map(|row| ((row.ty, row.field), row.schema)).collect());
+    LazyLock::new(|| {
+        ROWS.iter()
+            .map(|row| ((row.ty, row.field), row.schema))
+            .collect()
+    });
 
 #[cfg(test)]
 mod tests {
@@ -535,9 +678,15 @@ mod tests {
 
     #[test]
     fn container_ports_key_differs_between_patch_and_apply() {
-        let f = field_at(&deployment(), &["spec", "template", "spec", "containers", "ports"]);
+        let f = field_at(
+            &deployment(),
+            &["spec", "template", "spec", "containers", "ports"],
+        );
         assert_eq!(f.smp_strategy(), SmpStrategy::MergeByKey("containerPort"));
-        assert_eq!(f.ssa_list_type(), SsaListType::Map(&["containerPort", "protocol"]));
+        assert_eq!(
+            f.ssa_list_type(),
+            SsaListType::Map(&["containerPort", "protocol"])
+        );
         let svc = field_at(&Gvk::new("", "v1", "Service"), &["spec", "ports"]);
         assert_eq!(svc.smp_strategy(), SmpStrategy::MergeByKey("port"));
         assert_eq!(svc.ssa_list_type(), SsaListType::Map(&["port", "protocol"]));
@@ -546,7 +695,18 @@ mod tests {
     #[test]
     fn pod_spec_is_found_under_every_workload() {
         let cron = Gvk::new("batch", "v1", "CronJob");
-        let env = field_at(&cron, &["spec", "jobTemplate", "spec", "template", "spec", "initContainers", "env"]);
+        let env = field_at(
+            &cron,
+            &[
+                "spec",
+                "jobTemplate",
+                "spec",
+                "template",
+                "spec",
+                "initContainers",
+                "env",
+            ],
+        );
         assert_eq!(env.smp_strategy(), SmpStrategy::MergeByKey("name"));
         let pod = Gvk::new("", "v1", "Pod");
         let mounts = field_at(&pod, &["spec", "ephemeralContainers", "volumeMounts"]);
@@ -558,7 +718,10 @@ mod tests {
         let t = field_at(&deployment(), &["spec", "template", "spec", "tolerations"]);
         assert_eq!(t.smp_strategy(), SmpStrategy::Replace);
         assert_eq!(t.ssa_list_type(), SsaListType::Atomic);
-        let f = field_at(&Gvk::new("", "v1", "ConfigMap"), &["metadata", "finalizers"]);
+        let f = field_at(
+            &Gvk::new("", "v1", "ConfigMap"),
+            &["metadata", "finalizers"],
+        );
         assert_eq!(f.smp_strategy(), SmpStrategy::MergePrimitive);
         assert_eq!(f.ssa_list_type(), SsaListType::Set);
     }
@@ -577,8 +740,14 @@ mod tests {
         assert!(!is_builtin(&cr));
         assert!(is_builtin(&deployment()));
         assert!(is_builtin(&Gvk::new("", "v1", "ConfigMap")));
-        assert_eq!(field_at(&cr, &["spec", "items"]).smp_strategy(), SmpStrategy::Replace);
-        assert_eq!(field_at(&deployment(), &["spec", "nope"]).ssa_list_type(), SsaListType::Atomic);
+        assert_eq!(
+            field_at(&cr, &["spec", "items"]).smp_strategy(),
+            SmpStrategy::Replace
+        );
+        assert_eq!(
+            field_at(&deployment(), &["spec", "nope"]).ssa_list_type(),
+            SsaListType::Atomic
+        );
     }
 
     #[test]
