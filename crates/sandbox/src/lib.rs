@@ -5,3 +5,6 @@ pub mod faults;
 pub mod kubeconfig;
 pub mod server;
 pub mod tls;
+
+// The write semantics (W): PATCH forms, server-side apply, defaulting.
+pub mod patch;
