@@ -9,6 +9,7 @@ mod duration;
 mod exit;
 mod history;
 mod lock;
+mod output;
 mod plan;
 mod health;
 

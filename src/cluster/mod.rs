@@ -6,6 +6,7 @@ pub mod connect;
 pub mod error;
 pub mod kinds;
 pub mod objects;
+pub mod observe;
 pub mod retry;
 
 pub use connect::KubeconfigTarget;

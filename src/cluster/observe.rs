@@ -1,0 +1,363 @@
+//! Observing a ring on the cluster: resolve every rendered kind, read the live objects, dry-run
+//! each one (concurrently, bounded), and read the previous inventory's members. The result is
+//! plain values for the pure `plan::compute`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::StreamExt as _;
+use gitops_manifest::ObjectRef;
+use serde_json::Value;
+
+use super::Cluster;
+use super::error::{ClusterError, describe};
+use super::kinds::Kind;
+use crate::plan::inventory::{self, Inventory, PART_OF_LABEL};
+use crate::plan::{DryRun, Observation};
+
+/// One rendered object and the file it came from.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The object.
+    pub object: Value,
+    /// Its file, relative to the repo root, when the renderer knows it.
+    pub source: Option<String>,
+}
+
+/// A failure about one object: the error and where the object came from (for CI annotations).
+#[derive(Debug)]
+pub struct ObjectFailure {
+    /// The object's file, when known.
+    pub source: Option<String>,
+    /// What went wrong.
+    pub error: ClusterError,
+}
+
+/// Why observing a ring failed: a cluster-wide problem, or problems with given objects (all
+/// of them, not just the first, so one plan run shows every misspelled field).
+#[derive(Debug)]
+pub enum ObserveError {
+    /// The cluster as a whole (unreachable, credentials, discovery).
+    Cluster(ClusterError),
+    /// One or more objects.
+    Objects(Vec<ObjectFailure>),
+}
+
+impl From<ClusterError> for ObserveError {
+    fn from(e: ClusterError) -> Self {
+        Self::Cluster(e)
+    }
+}
+
+/// What was observed.
+#[derive(Debug, Default)]
+pub struct Observed {
+    /// One per rendered object, labelled as a member of the ring's ApplySet.
+    pub observations: Vec<Observation>,
+    /// Live members of the previous inventory that are no longer rendered.
+    pub pruned: BTreeMap<ObjectRef, Value>,
+}
+
+/// A CRD in the render: what it will serve once applied.
+struct RenderedCrd {
+    name: String,
+    group: String,
+    kind: String,
+    versions: BTreeSet<String>,
+    namespaced: bool,
+}
+
+fn rendered_crds(objects: &[Rendered]) -> Vec<RenderedCrd> {
+    objects
+        .iter()
+        .filter(|r| {
+            r.object.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition")
+                && r.object
+                    .get("apiVersion")
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| v.starts_with("apiextensions.k8s.io/"))
+        })
+        .filter_map(|r| {
+            let spec = r.object.get("spec")?;
+            Some(RenderedCrd {
+                name: r.object.pointer("/metadata/name")?.as_str()?.to_string(),
+                group: spec.get("group")?.as_str()?.to_string(),
+                kind: spec.pointer("/names/kind")?.as_str()?.to_string(),
+                versions: spec
+                    .get("versions")?
+                    .as_array()?
+                    .iter()
+                    .filter_map(|v| v.get("name").and_then(Value::as_str).map(str::to_string))
+                    .collect(),
+                namespaced: spec.get("scope").and_then(Value::as_str) != Some("Cluster"),
+            })
+        })
+        .collect()
+}
+
+/// How one object will be observed.
+enum Route {
+    /// Served: read it and dry-run it.
+    Served(Kind),
+    /// Not dry-run-able yet (its CRD or its namespace is created by this plan).
+    Skip(String),
+}
+
+struct Prepared {
+    id: ObjectRef,
+    source: Option<String>,
+    object: Value,
+    route: Route,
+}
+
+impl Cluster {
+    /// Observe one ring. `applyset_id` labels every object as a member; `previous` is the
+    /// ring's ApplySet parent to read the prune set from (`None`: no pruning).
+    /// `on_progress` is called once per object done.
+    pub async fn observe(
+        &self,
+        rendered: Vec<Rendered>,
+        applyset_id: &str,
+        previous: Option<&ObjectRef>,
+        on_progress: &(dyn Fn() + Send + Sync),
+    ) -> Result<Observed, ObserveError> {
+        let prepared = self.prepare(rendered, applyset_id).await?;
+        let results: Vec<Result<Observation, ObjectFailure>> = futures::stream::iter(prepared)
+            .map(|p| async move {
+                let result = self.observe_one(p).await;
+                on_progress();
+                result
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        let mut observations = Vec::with_capacity(results.len());
+        let mut failures = Vec::new();
+        for r in results {
+            match r {
+                Ok(o) => observations.push(o),
+                Err(f) => failures.push(f),
+            }
+        }
+        if !failures.is_empty() {
+            failures.sort_by(|a, b| a.error.to_string().cmp(&b.error.to_string()));
+            return Err(ObserveError::Objects(failures));
+        }
+        observations.sort_by(|a, b| a.object.cmp(&b.object));
+        let rendered_ids: BTreeSet<ObjectRef> =
+            observations.iter().map(|o| o.object.clone()).collect();
+        let pruned = match previous {
+            Some(parent) => self.previous_members(parent, &rendered_ids).await?,
+            None => BTreeMap::new(),
+        };
+        Ok(Observed {
+            observations,
+            pruned,
+        })
+    }
+
+    /// Resolve kinds and namespaces; fill in defaults kubectl fills in (the context namespace
+    /// for namespaced objects that name none); label members.
+    async fn prepare(
+        &self,
+        rendered: Vec<Rendered>,
+        applyset_id: &str,
+    ) -> Result<Vec<Prepared>, ObserveError> {
+        let mut failures = Vec::new();
+        let mut parsed = Vec::with_capacity(rendered.len());
+        for r in rendered {
+            match ObjectRef::from_value(&r.object) {
+                Ok(id) => parsed.push((id, r)),
+                Err(e) => failures.push(ObjectFailure {
+                    error: ClusterError::Api {
+                        what: format!(
+                            "an object in `{}`",
+                            r.source.as_deref().unwrap_or("the render")
+                        ),
+                        message: e.to_string(),
+                    },
+                    source: r.source,
+                }),
+            }
+        }
+        let crds = rendered_crds(&parsed.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>());
+        let group_versions: BTreeSet<(String, String)> = parsed
+            .iter()
+            .map(|(id, _)| (id.group.clone(), id.version.clone().unwrap_or_default()))
+            .collect();
+        let kinds = self.kinds(&group_versions).await?;
+
+        let rendered_namespaces: BTreeSet<String> = parsed
+            .iter()
+            .filter(|(id, _)| id.group.is_empty() && id.kind == "Namespace")
+            .map(|(id, _)| id.name.clone())
+            .collect();
+        let mut prepared = Vec::with_capacity(parsed.len());
+        for (mut id, r) in parsed {
+            let mut object = r.object;
+            let version = id.version.clone().unwrap_or_default();
+            let (route, namespaced) = match kinds.get(&id.group, &version, &id.kind) {
+                Some(kind) => (Route::Served(kind.clone()), kind.namespaced),
+                None => match crds.iter().find(|c| {
+                    c.group == id.group && c.kind == id.kind && c.versions.contains(&version)
+                }) {
+                    Some(crd) => (
+                        Route::Skip(format!(
+                            "not dry-run: its CustomResourceDefinition `{}` is created by this plan",
+                            crd.name
+                        )),
+                        crd.namespaced,
+                    ),
+                    None => {
+                        failures.push(ObjectFailure {
+                            error: ClusterError::UnknownKind {
+                                object: describe(&id, r.source.as_deref()),
+                                kind: id.kind.clone(),
+                                api_version: id.api_version().unwrap_or_default(),
+                            },
+                            source: r.source,
+                        });
+                        continue;
+                    }
+                },
+            };
+            if namespaced && id.namespace.is_none() {
+                let ns = self.default_namespace().to_string();
+                object["metadata"]["namespace"] = Value::String(ns.clone());
+                id.namespace = Some(ns);
+            } else if !namespaced && id.namespace.is_some() {
+                // A namespace on a cluster-scoped object is ignored by the server; drop it so
+                // the id matches what the cluster reports.
+                if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                    meta.remove("namespace");
+                }
+                id.namespace = None;
+            }
+            inventory::label_member(&mut object, applyset_id);
+            prepared.push(Prepared {
+                id,
+                source: r.source,
+                object,
+                route,
+            });
+        }
+
+        // Namespaces the objects need: rendered ones may not exist yet (their objects cannot
+        // be dry-run), others must exist on the cluster.
+        let needed: BTreeSet<String> = prepared
+            .iter()
+            .filter(|p| matches!(&p.route, Route::Served(k) if k.namespaced))
+            .filter_map(|p| p.id.namespace.clone())
+            .collect();
+        let checks: Vec<(String, Result<bool, ClusterError>)> = futures::stream::iter(needed)
+            .map(|ns| async move {
+                let exists = self.namespace_exists(&ns).await;
+                (ns, exists)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        let mut missing = BTreeSet::new();
+        for (ns, exists) in checks {
+            if !exists? {
+                missing.insert(ns);
+            }
+        }
+        for p in &mut prepared {
+            let Some(ns) = p.id.namespace.clone() else {
+                continue;
+            };
+            if !matches!(&p.route, Route::Served(k) if k.namespaced) || !missing.contains(&ns) {
+                continue;
+            }
+            if rendered_namespaces.contains(&ns) {
+                p.route = Route::Skip(format!(
+                    "not dry-run: its namespace `{ns}` is created by this plan"
+                ));
+            } else {
+                failures.push(ObjectFailure {
+                    error: ClusterError::MissingNamespace {
+                        object: describe(&p.id, p.source.as_deref()),
+                        namespace: ns,
+                    },
+                    source: p.source.clone(),
+                });
+            }
+        }
+        if !failures.is_empty() {
+            return Err(ObserveError::Objects(failures));
+        }
+        Ok(prepared)
+    }
+
+    async fn observe_one(&self, p: Prepared) -> Result<Observation, ObjectFailure> {
+        let fail = |error| ObjectFailure {
+            source: p.source.clone(),
+            error,
+        };
+        let (live, dry_run) = match &p.route {
+            Route::Skip(reason) => (None, DryRun::Skipped(reason.clone())),
+            Route::Served(kind) => {
+                let live = self.get(kind, &p.id).await.map_err(fail)?;
+                let result = self
+                    .dry_run_apply(kind, &p.id, &p.object, p.source.as_deref())
+                    .await
+                    .map_err(fail)?;
+                (live, DryRun::Result(result))
+            }
+        };
+        Ok(Observation {
+            object: p.id,
+            source: p.source,
+            rendered: p.object,
+            live,
+            dry_run,
+        })
+    }
+
+    /// The live members of the previous inventory that are not rendered now.
+    async fn previous_members(
+        &self,
+        parent: &ObjectRef,
+        rendered: &BTreeSet<ObjectRef>,
+    ) -> Result<BTreeMap<ObjectRef, Value>, ClusterError> {
+        let secret = Kind {
+            resource: kube::core::ApiResource::from_gvk_with_plural(
+                &kube::core::GroupVersionKind::gvk("", "v1", "Secret"),
+                "secrets",
+            ),
+            namespaced: true,
+        };
+        let Some(parent_object) = self.get(&secret, parent).await? else {
+            return Ok(BTreeMap::new());
+        };
+        let Some(previous) = Inventory::from_parent(&parent_object) else {
+            return Ok(BTreeMap::new());
+        };
+        let selector = format!("{PART_OF_LABEL}={}", previous.id);
+        let mut members = BTreeMap::new();
+        for gk in &previous.group_kinds {
+            let Some(kind) = self.group_kind(gk).await? else {
+                continue;
+            };
+            let scopes: Vec<Option<&str>> = if kind.namespaced {
+                previous
+                    .namespaces
+                    .iter()
+                    .map(|n| Some(n.as_str()))
+                    .collect()
+            } else {
+                vec![None]
+            };
+            for ns in scopes {
+                for object in self.list(&kind, ns, &selector).await? {
+                    if let Ok(id) = ObjectRef::from_value(&object)
+                        && !rendered.contains(&id)
+                    {
+                        members.insert(id, object);
+                    }
+                }
+            }
+        }
+        Ok(members)
+    }
+}
