@@ -1,5 +1,10 @@
 //! The apply engine: per ring, lock → approval → snapshot → ordered server-side apply →
 //! health gate → (diagnosis, rollback) → soak → revision record.
 
+pub mod cancel;
+pub mod diagnose;
 pub mod diagnosis;
+pub mod event;
+pub mod gate;
+pub mod ring;
 pub mod snapshot;
