@@ -8,6 +8,6 @@ use crate::exit::Exit;
 /// Run the parsed command line; the `Exit` says how it ended.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
-        Command::Build(args) => build::run(&args),
+        Command::Build(args) => build::run(&cli.global, &args),
     }
 }

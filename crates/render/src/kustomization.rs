@@ -1,0 +1,273 @@
+//! `Kustomization`: the typed content of a `kustomization.yaml` (or a `Component`).
+//!
+//! Keys are matched case-insensitively, as Go's `encoding/json` (which kustomize uses)
+//! does; an unknown key is an error naming it; a known but unsupported key is refused
+//! by the builder, never skipped.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The file names kustomize looks for in a folder, in its order of preference.
+pub const FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Every top-level key of kustomize v5.5's `Kustomization` type.
+const KNOWN_KEYS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "openapi",
+    "namePrefix",
+    "nameSuffix",
+    "namespace",
+    "commonLabels",
+    "labels",
+    "commonAnnotations",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "patches",
+    "images",
+    "imageTags",
+    "replacements",
+    "replicas",
+    "vars",
+    "sortOptions",
+    "resources",
+    "components",
+    "crds",
+    "bases",
+    "configMapGenerator",
+    "secretGenerator",
+    "helmGlobals",
+    "helmCharts",
+    "helmChartInflationGenerator",
+    "generatorOptions",
+    "configurations",
+    "generators",
+    "transformers",
+    "validators",
+    "buildMetadata",
+];
+
+/// Keys kustomize knows that this renderer refuses (plugins, Helm, vars, OpenAPI schemas).
+pub const UNSUPPORTED_KEYS: &[&str] = &[
+    "openapi",
+    "imageTags",
+    "vars",
+    "crds",
+    "helmGlobals",
+    "helmCharts",
+    "helmChartInflationGenerator",
+    "generators",
+    "transformers",
+    "validators",
+    "buildMetadata",
+];
+
+/// A parsed kustomization file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Kustomization {
+    pub api_version: Option<String>,
+    pub kind: Option<String>,
+    pub metadata: Option<Value>,
+    pub name_prefix: Option<String>,
+    pub name_suffix: Option<String>,
+    pub namespace: Option<String>,
+    pub common_labels: Option<BTreeMap<String, Value>>,
+    pub labels: Vec<LabelEntry>,
+    pub common_annotations: Option<BTreeMap<String, Value>>,
+    pub patches_strategic_merge: Vec<String>,
+    pub patches_json6902: Vec<Json6902Entry>,
+    pub patches: Vec<PatchEntry>,
+    pub images: Vec<ImageEntry>,
+    pub replacements: Vec<Value>,
+    pub replicas: Vec<ReplicaEntry>,
+    pub sort_options: Option<SortOptions>,
+    pub resources: Vec<String>,
+    pub components: Vec<String>,
+    pub bases: Vec<String>,
+    pub config_map_generator: Vec<GeneratorArgs>,
+    pub secret_generator: Vec<GeneratorArgs>,
+    pub generator_options: Option<GeneratorOptions>,
+    pub configurations: Vec<String>,
+    #[serde(flatten)]
+    pub unsupported: BTreeMap<String, Value>,
+}
+
+/// One entry of `labels`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct LabelEntry {
+    pub pairs: BTreeMap<String, Value>,
+    pub include_selectors: bool,
+    pub include_templates: bool,
+    pub fields: Vec<FieldSpecEntry>,
+}
+
+/// A field spec as written in kustomization files and `configurations`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct FieldSpecEntry {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub path: String,
+    pub create: bool,
+}
+
+/// A `patches` entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct PatchEntry {
+    pub path: Option<String>,
+    pub patch: Option<String>,
+    pub target: Option<Selector>,
+    pub options: BTreeMap<String, bool>,
+}
+
+/// A `patchesJson6902` entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct Json6902Entry {
+    pub target: Option<Selector>,
+    pub path: Option<String>,
+    pub patch: Option<String>,
+}
+
+/// A resource selector (patch targets, replacement sources and targets).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct Selector {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+    pub label_selector: String,
+    pub annotation_selector: String,
+}
+
+/// An `images` entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct ImageEntry {
+    pub name: String,
+    pub new_name: String,
+    pub new_tag: Option<Value>,
+    pub digest: String,
+    pub tag_suffix: String,
+}
+
+/// A `replicas` entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct ReplicaEntry {
+    pub name: String,
+    pub count: i64,
+}
+
+/// `sortOptions`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct SortOptions {
+    pub order: Option<String>,
+    pub legacy_sort_options: Option<LegacySortOptions>,
+}
+
+/// `sortOptions.legacySortOptions`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct LegacySortOptions {
+    pub order_first: Vec<String>,
+    pub order_last: Vec<String>,
+}
+
+/// A `configMapGenerator` / `secretGenerator` entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct GeneratorArgs {
+    pub name: String,
+    pub namespace: String,
+    pub behavior: String,
+    pub literals: Vec<String>,
+    pub files: Vec<String>,
+    pub envs: Vec<String>,
+    pub env: String,
+    pub options: Option<GeneratorOptions>,
+    #[serde(rename = "type")]
+    pub type_: String,
+}
+
+/// `generatorOptions` (global or per generator).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct GeneratorOptions {
+    pub labels: BTreeMap<String, Value>,
+    pub annotations: BTreeMap<String, Value>,
+    pub disable_name_suffix_hash: bool,
+    pub immutable: bool,
+}
+
+impl Kustomization {
+    /// Read a kustomization from its parsed YAML. Errors are `(field, message)`.
+    pub fn from_value(value: Value) -> Result<Self, (String, String)> {
+        let Value::Object(map) = value else {
+            return Err(("".into(), "a kustomization must be a mapping".into()));
+        };
+        let mut canonical = serde_json::Map::new();
+        for (key, v) in map {
+            let Some(known) = KNOWN_KEYS.iter().find(|k| k.eq_ignore_ascii_case(&key)) else {
+                return Err((key, "unknown field".into()));
+            };
+            if v.is_null() {
+                continue;
+            }
+            canonical.insert((*known).to_string(), v);
+        }
+        let k: Kustomization = serde_json::from_value(Value::Object(canonical)).map_err(|e| {
+            let msg = e.to_string();
+            let field = msg.split('`').nth(1).unwrap_or("").to_string();
+            (field, msg)
+        })?;
+        Ok(k)
+    }
+
+    /// Whether this is a `kind: Component`.
+    pub fn is_component(&self) -> bool {
+        self.kind.as_deref() == Some("Component")
+    }
+}
+
+/// A label/annotation value as kustomize writes it: strings stay, other scalars become text.
+pub fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Null => Some(String::new()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keys_match_case_insensitively_and_unknown_keys_are_named() {
+        let k = Kustomization::from_value(json!({"nameprefix": "a-", "resources": ["x.yaml"]}))
+            .unwrap();
+        assert_eq!(k.name_prefix.as_deref(), Some("a-"));
+        let err = Kustomization::from_value(json!({"namePrefx": "a-"})).unwrap_err();
+        assert_eq!(err.0, "namePrefx");
+    }
+
+    #[test]
+    fn unsupported_keys_are_kept_for_the_builder_to_refuse() {
+        let k = Kustomization::from_value(json!({"vars": [{"name": "x"}]})).unwrap();
+        assert!(k.unsupported.contains_key("vars"));
+    }
+}

@@ -1,0 +1,161 @@
+//! `images`: rewrite container images by name (new name, tag, digest) wherever pods have
+//! `containers` or `initContainers`, plus any `images` field specs from `configurations`.
+
+use serde_json::Value;
+
+use crate::fieldspec::{FieldSpec, Leaf, walk};
+use crate::kustomization::{ImageEntry, scalar_text};
+use crate::resmap::ResMap;
+
+/// Split an image reference into name, tag and digest (kustomize's `image.Split`).
+pub fn split(image: &str) -> (&str, &str, &str) {
+    let slash = image.find('/').filter(|&i| i > 0).unwrap_or(0);
+    let search = &image[slash..];
+    let at = search.find('@').map(|i| i + slash);
+    let colon = search.find(':').map(|i| i + slash);
+    match (at, colon) {
+        (None, None) => (image, "", ""),
+        (Some(d), c) if c.is_none_or(|c| d < c) => (&image[..d], "", &image[d + 1..]),
+        (Some(d), Some(c)) => (&image[..c], &image[c + 1..d], &image[d + 1..]),
+        (None, Some(c)) => (&image[..c], &image[c + 1..], ""),
+        (Some(d), None) => (&image[..d], "", &image[d + 1..]),
+    }
+}
+
+/// Whether `value` names the image `name` (with any tag or digest).
+fn matches(value: &str, name: &str) -> bool {
+    match value.strip_prefix(name) {
+        Some("") => true,
+        Some(rest) => {
+            let rest = rest.strip_prefix("@sha256").unwrap_or(rest);
+            rest.is_empty()
+                || rest.strip_prefix(':').is_some_and(|t| {
+                    t.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_.{}-".contains(c))
+                })
+        }
+        None => false,
+    }
+}
+
+fn update(value: &str, img: &ImageEntry, new_tag: &str) -> Option<String> {
+    if !matches(value, &img.name) {
+        return None;
+    }
+    let (name, tag, digest) = split(value);
+    let mut name = name.to_string();
+    let (mut tag, mut digest) = (tag.to_string(), digest.to_string());
+    if !img.new_name.is_empty() {
+        name = img.new_name.clone();
+    }
+    if !new_tag.is_empty() && !img.digest.is_empty() {
+        tag = new_tag.to_string();
+        digest = img.digest.clone();
+    } else if !new_tag.is_empty() {
+        tag = new_tag.to_string();
+        digest.clear();
+    } else if !img.digest.is_empty() {
+        tag.clear();
+        digest = img.digest.clone();
+    }
+    if !img.tag_suffix.is_empty() {
+        tag.push_str(&img.tag_suffix);
+    }
+    if !tag.is_empty() {
+        name = format!("{name}:{tag}");
+    }
+    if !digest.is_empty() {
+        name = format!("{name}@{digest}");
+    }
+    Some(name)
+}
+
+fn set_image(node: &mut Value, img: &ImageEntry, new_tag: &str) {
+    if let Value::String(s) = node
+        && let Some(new) = update(s, img, new_tag)
+    {
+        *s = new;
+    }
+}
+
+/// Find `containers` / `initContainers` sequences anywhere and update their images.
+fn legacy(node: &mut Value, img: &ImageEntry, new_tag: &str) {
+    match node {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if (k == "containers" || k == "initContainers")
+                    && let Value::Array(items) = v
+                {
+                    for c in items.iter_mut() {
+                        if let Some(image) = c.get_mut("image") {
+                            set_image(image, img, new_tag);
+                        }
+                    }
+                }
+                legacy(v, img, new_tag);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| legacy(i, img, new_tag)),
+        _ => {}
+    }
+}
+
+/// Apply one `images` entry.
+pub fn transform(res: &mut ResMap, img: &ImageEntry, specs: &[FieldSpec]) {
+    let new_tag = img
+        .new_tag
+        .as_ref()
+        .and_then(scalar_text)
+        .unwrap_or_default();
+    for r in res.iter_mut() {
+        let (group, version) = r.group_version();
+        let (group, version) = (group.to_string(), version.to_string());
+        let kind = r.kind().to_string();
+        let mut node = Value::Object(std::mem::take(&mut r.obj));
+        legacy(&mut node, img, &new_tag);
+        for spec in specs
+            .iter()
+            .filter(|s| s.gvk.selects(&group, &version, &kind))
+        {
+            let _ = walk(
+                &mut node,
+                &spec.segments,
+                spec.create.then_some(Leaf::Scalar),
+                &mut |n| {
+                    set_image(n, img, &new_tag);
+                    Ok(())
+                },
+            );
+        }
+        if let Value::Object(m) = node {
+            r.obj = m;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_like_kustomize() {
+        assert_eq!(split("nginx"), ("nginx", "", ""));
+        assert_eq!(split("nginx:1.2"), ("nginx", "1.2", ""));
+        assert_eq!(
+            split("reg:5000/app:1@sha256:abc"),
+            ("reg:5000/app", "1", "sha256:abc")
+        );
+        assert_eq!(split("app@sha256:abc"), ("app", "", "sha256:abc"));
+    }
+
+    #[test]
+    fn updates_tag_and_digest() {
+        let img = ImageEntry {
+            name: "app".into(),
+            new_name: "reg/app".into(),
+            ..Default::default()
+        };
+        assert_eq!(update("app:1", &img, "2").as_deref(), Some("reg/app:2"));
+        assert_eq!(update("application:1", &img, "2"), None);
+    }
+}
