@@ -19,8 +19,10 @@ use crate::plan::{DryRun, Observation};
 pub struct Rendered {
     /// The object.
     pub object: Value,
-    /// Its file, relative to the repo root, when the renderer knows it.
+    /// Its file, relative to the repo root, when known.
     pub source: Option<String>,
+    /// The line in that file where the object is declared, when known.
+    pub line: Option<u64>,
 }
 
 /// A failure about one object: the error and where the object came from (for CI annotations).
@@ -28,6 +30,8 @@ pub struct Rendered {
 pub struct ObjectFailure {
     /// The object's file, when known.
     pub source: Option<String>,
+    /// The line of the object in that file, when known.
+    pub line: Option<u64>,
     /// What went wrong.
     pub error: ClusterError,
 }
@@ -105,6 +109,7 @@ enum Route {
 struct Prepared {
     id: ObjectRef,
     source: Option<String>,
+    line: Option<u64>,
     object: Value,
     route: Route,
 }
@@ -176,6 +181,7 @@ impl Cluster {
                         message: e.to_string(),
                     },
                     source: r.source,
+                    line: r.line,
                 }),
             }
         }
@@ -215,6 +221,7 @@ impl Cluster {
                                 api_version: id.api_version().unwrap_or_default(),
                             },
                             source: r.source,
+                            line: r.line,
                         });
                         continue;
                     }
@@ -236,6 +243,7 @@ impl Cluster {
             prepared.push(Prepared {
                 id,
                 source: r.source,
+                line: r.line,
                 object,
                 route,
             });
@@ -280,6 +288,7 @@ impl Cluster {
                         namespace: ns,
                     },
                     source: p.source.clone(),
+                    line: p.line,
                 });
             }
         }
@@ -292,6 +301,7 @@ impl Cluster {
     async fn observe_one(&self, p: Prepared) -> Result<Observation, ObjectFailure> {
         let fail = |error| ObjectFailure {
             source: p.source.clone(),
+            line: p.line,
             error,
         };
         let (live, dry_run) = match &p.route {

@@ -1,5 +1,6 @@
 //! The plan: normalisation, per-object changes, field takeovers, secret masking, inventory and
-//! prune set, apply order, staleness — pure functions over values; `Plan` is data.
+//! prune set, apply order, staleness — pure functions over values; `Plan` is data. `pipeline`
+//! alone drives I/O (render, then `cluster`), to feed them.
 
 pub mod change;
 pub mod compute;
@@ -9,6 +10,8 @@ pub mod mask;
 pub mod model;
 pub mod normalize;
 pub mod order;
+pub mod pipeline;
+pub mod sources;
 pub mod stale;
 
 pub use change::{ChangeOp, LiveVersion, ObjectChange, Prediction};
