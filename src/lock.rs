@@ -8,8 +8,15 @@
 //! may be taken over, as leader election does; a live one blocks (exit 4) until it is released
 //! or removed with `gitops unlock`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use chrono::{DateTime, Utc};
+use gitops_manifest::ObjectRef;
 use serde_json::{Value, json};
+
+use crate::cluster::apply_calls::lease_kind;
+use crate::cluster::{Cluster, ClusterError};
 
 /// How long a lease stays valid without renewal.
 pub const LEASE_SECONDS: i64 = 60;
@@ -179,6 +186,184 @@ impl Holder {
         }
         text
     }
+}
+
+/// Why a lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Someone else holds it.
+    #[error(
+        "ring `{ring}` is locked by {holder}; wait for it to finish, or if it is stale run `gitops unlock {ring}`"
+    )]
+    Held {
+        /// The ring.
+        ring: String,
+        /// Holder and age, in words.
+        holder: String,
+    },
+    /// The cluster refused or could not be reached.
+    #[error("ring `{ring}`: taking the lock: {source}")]
+    Cluster {
+        /// The ring.
+        ring: String,
+        /// Cause.
+        #[source]
+        source: ClusterError,
+    },
+}
+
+/// A held ring lock, renewed in the background until released.
+pub struct LockGuard {
+    cluster: Cluster,
+    id: ObjectRef,
+    me: String,
+    renewer: tokio::task::JoinHandle<()>,
+    lost: Arc<AtomicBool>,
+    /// Set when an expired lock of someone else was taken over (for the report).
+    pub took_over: Option<String>,
+}
+
+fn lease_ref(namespace: &str, ring: &str) -> ObjectRef {
+    ObjectRef::new(
+        "coordination.k8s.io",
+        Some("v1".into()),
+        "Lease",
+        Some(namespace.into()),
+        lease_name(ring),
+    )
+}
+
+/// Take a ring's lock for `me`, creating the Lease (and the namespace) when missing.
+pub async fn acquire(
+    cluster: &Cluster,
+    namespace: &str,
+    ring: &str,
+    me: &str,
+) -> Result<LockGuard, LockError> {
+    let err = |source| LockError::Cluster {
+        ring: ring.to_string(),
+        source,
+    };
+    crate::history::store::ensure_namespace(cluster, namespace)
+        .await
+        .map_err(err)?;
+    let id = lease_ref(namespace, ring);
+    let kind = lease_kind();
+    for _ in 0..5 {
+        let now = Utc::now();
+        let fresh = lease_object(ring, namespace, me, now);
+        if cluster
+            .create_new(&kind, &id, &fresh)
+            .await
+            .map_err(err)?
+            .is_some()
+        {
+            return Ok(LockGuard::start(cluster, id, me, None));
+        }
+        let Some(live) = cluster.read(&kind, &id).await.map_err(err)? else {
+            continue;
+        };
+        let took_over = match lease_state(&live, me, now) {
+            LeaseState::Ours => return Ok(LockGuard::start(cluster, id, me, None)),
+            LeaseState::Held(holder) => {
+                return Err(LockError::Held {
+                    ring: ring.to_string(),
+                    holder: holder.describe(now),
+                });
+            }
+            LeaseState::Expired(holder) => Some(holder.describe(now)),
+            LeaseState::Free => None,
+        };
+        let mut taken = live.clone();
+        let transitions = live
+            .pointer("/spec/leaseTransitions")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        taken["spec"] = fresh["spec"].clone();
+        taken["spec"]["leaseTransitions"] = json!(transitions + 1);
+        if cluster
+            .replace_if(&kind, &id, &taken)
+            .await
+            .map_err(err)?
+            .is_some()
+        {
+            return Ok(LockGuard::start(cluster, id, me, took_over));
+        }
+    }
+    Err(err(ClusterError::Api {
+        what: format!("taking the lock of ring `{ring}`"),
+        message: "the Lease kept changing under us".into(),
+    }))
+}
+
+impl LockGuard {
+    fn start(cluster: &Cluster, id: ObjectRef, me: &str, took_over: Option<String>) -> Self {
+        let lost = Arc::new(AtomicBool::new(false));
+        let renewer = tokio::spawn(renew_loop(
+            cluster.clone(),
+            id.clone(),
+            me.to_string(),
+            lost.clone(),
+        ));
+        Self {
+            cluster: cluster.clone(),
+            id,
+            me: me.to_string(),
+            renewer,
+            lost,
+            took_over,
+        }
+    }
+
+    /// Whether someone took the lock away (it expired while we were stalled).
+    pub fn lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
+    }
+
+    /// Stop renewing and delete the Lease if it is still ours.
+    pub async fn release(self) -> Result<(), ClusterError> {
+        self.renewer.abort();
+        let kind = lease_kind();
+        if let Some(live) = self.cluster.read(&kind, &self.id).await?
+            && holder_of(&live).identity == self.me
+        {
+            self.cluster.delete(&kind, &self.id).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn renew_loop(cluster: Cluster, id: ObjectRef, me: String, lost: Arc<AtomicBool>) {
+    let kind = lease_kind();
+    loop {
+        tokio::time::sleep(RENEW_EVERY).await;
+        let Ok(Some(mut live)) = cluster.read(&kind, &id).await else {
+            continue;
+        };
+        if holder_of(&live).identity != me {
+            lost.store(true, Ordering::SeqCst);
+            return;
+        }
+        live["spec"]["renewTime"] = json!(micro_time(Utc::now()));
+        // A conflict means someone wrote in between: read again on the next tick.
+        let _ = cluster.replace_if(&kind, &id, &live).await;
+    }
+}
+
+/// Remove a ring's lock whoever holds it; returns who held it (`None`: it was not locked).
+pub async fn unlock(
+    cluster: &Cluster,
+    namespace: &str,
+    ring: &str,
+) -> Result<Option<Holder>, ClusterError> {
+    let kind = lease_kind();
+    let id = lease_ref(namespace, ring);
+    let Some(live) = cluster.read(&kind, &id).await? else {
+        return Ok(None);
+    };
+    cluster.delete(&kind, &id).await?;
+    let holder = holder_of(&live);
+    Ok((!holder.identity.is_empty()).then_some(holder))
 }
 
 #[cfg(test)]

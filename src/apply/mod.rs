@@ -6,5 +6,6 @@ pub mod diagnose;
 pub mod diagnosis;
 pub mod event;
 pub mod gate;
+pub mod release;
 pub mod ring;
 pub mod snapshot;
