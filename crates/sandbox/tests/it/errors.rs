@@ -1,0 +1,134 @@
+//! Bad input gets the status code, reason and Status body a real server gives.
+//! https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/status/
+
+use serde_json::json;
+
+use super::{raw, sandbox, timed};
+
+fn cm_body(name: &str, data: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": data}})).unwrap()
+}
+
+#[tokio::test]
+async fn create_in_a_missing_namespace_is_not_found() {
+    timed(async {
+        let (_sandbox, client) = sandbox();
+        let (code, body) = raw(
+            &client,
+            "POST",
+            "/api/v1/namespaces/nope/configmaps",
+            "application/json",
+            cm_body("a", "b"),
+        )
+        .await;
+        assert_eq!(code, 404);
+        assert_eq!(
+            body,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": "namespaces \"nope\" not found", "reason": "NotFound",
+                "details": {"name": "nope", "kind": "namespaces"}, "code": 404})
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_name_that_is_not_dns_1123_is_invalid() {
+    timed(async {
+        let (_sandbox, client) = sandbox();
+        let (code, body) = raw(&client, "POST", "/api/v1/namespaces/default/configmaps", "application/json", cm_body("Bad_Name", "b")).await;
+        assert_eq!(code, 422);
+        assert_eq!(body["reason"], "Invalid");
+        assert_eq!(body["details"]["kind"], "ConfigMap");
+        assert_eq!(body["details"]["causes"][0]["field"], "metadata.name");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.starts_with("ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"), "{message}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn malformed_bodies_and_wrong_content_types() {
+    timed(async {
+        let (_sandbox, client) = sandbox();
+        let url = "/api/v1/namespaces/default/configmaps";
+        let (code, body) = raw(
+            &client,
+            "POST",
+            url,
+            "application/json",
+            b"{not json".to_vec(),
+        )
+        .await;
+        assert_eq!((code, body["reason"].as_str()), (400, Some("BadRequest")));
+        let (code, body) = raw(&client, "POST", url, "text/plain", cm_body("a", "b")).await;
+        assert_eq!(
+            (code, body["reason"].as_str()),
+            (415, Some("UnsupportedMediaType"))
+        );
+        let (code, body) = raw(
+            &client,
+            "POST",
+            url,
+            "application/json",
+            br#"{"apiVersion":"apps/v1","kind":"ConfigMap","metadata":{"name":"x"}}"#.to_vec(),
+        )
+        .await;
+        assert_eq!(code, 400);
+        assert_eq!(
+            body["message"],
+            "the API version in the data (apps/v1) does not match the expected API version (v1)"
+        );
+        let (code, body) = raw(
+            &client,
+            "GET",
+            "/apis/example.com/v1/widgets",
+            "application/json",
+            Vec::new(),
+        )
+        .await;
+        assert_eq!(
+            (code, body["message"].as_str()),
+            (
+                404,
+                Some("the server could not find the requested resource")
+            )
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn oversized_requests_and_objects_are_413() {
+    timed(async {
+        let (_sandbox, client) = sandbox();
+        let url = "/api/v1/namespaces/default/configmaps";
+        let (code, body) = raw(
+            &client,
+            "POST",
+            url,
+            "application/json",
+            cm_body("huge", &"x".repeat(4 << 20)),
+        )
+        .await;
+        assert_eq!(code, 413);
+        assert_eq!(
+            body["message"],
+            "Request entity too large: limit is 3145728"
+        );
+        assert_eq!(body["reason"], "RequestEntityTooLarge");
+        let (code, body) = raw(
+            &client,
+            "POST",
+            url,
+            "application/json",
+            cm_body("big", &"x".repeat(2 << 20)),
+        )
+        .await;
+        assert_eq!(
+            (code, body["reason"].as_str()),
+            (413, Some("RequestEntityTooLarge"))
+        );
+    })
+    .await;
+}
