@@ -416,34 +416,9 @@ fn common_labels() -> Vec<FieldSpec> {
     v
 }
 
+/// kustomize's `templateLabels`: the metadata-label specs without `metadata/labels` itself.
 fn template_labels() -> Vec<FieldSpec> {
-    vec![
-        fs(
-            "",
-            "v1",
-            "ReplicationController",
-            "spec/template/metadata/labels",
-            true,
-        ),
-        fs("", "", "Deployment", "spec/template/metadata/labels", true),
-        fs("", "", "ReplicaSet", "spec/template/metadata/labels", true),
-        fs("", "", "DaemonSet", "spec/template/metadata/labels", true),
-        fs(
-            "apps",
-            "",
-            "StatefulSet",
-            "spec/template/metadata/labels",
-            true,
-        ),
-        fs("batch", "", "Job", "spec/template/metadata/labels", true),
-        fs(
-            "batch",
-            "",
-            "CronJob",
-            "spec/jobTemplate/spec/template/metadata/labels",
-            true,
-        ),
-    ]
+    template_labels_with_claims()
 }
 
 fn common_annotations() -> Vec<FieldSpec> {

@@ -76,7 +76,7 @@ pub fn generate(
                 Some((k, v)) => (k.to_string(), v.to_string()),
                 None => (line.to_string(), std::env::var(line).unwrap_or_default()),
             };
-            if key.is_empty() || key.contains(char::is_whitespace) {
+            if key.is_empty() {
                 return Err(RenderError::file(
                     &path,
                     format!("line {}: `{key}` is not a valid variable name", n + 1),
@@ -138,7 +138,7 @@ pub fn generate(
         let b64 = || base64::engine::general_purpose::STANDARD.encode(&bytes);
         match kind {
             GenKind::Secret => {
-                data.insert(key, Value::String(b64()));
+                data.insert(key, Value::String(wrapped_base64(&bytes)));
             }
             GenKind::ConfigMap => match std::str::from_utf8(&bytes) {
                 Ok(s) => {
@@ -220,4 +220,20 @@ fn strip_quotes(v: &str) -> &str {
         }
     }
     v
+}
+
+/// kustomize encodes Secret values in lines of 70 characters, each ending in a newline when
+/// there is more than one line (api/kv: `encodeBase64`).
+fn wrapped_base64(bytes: &[u8]) -> String {
+    const LINE: usize = 70;
+    let enc = base64::engine::general_purpose::STANDARD.encode(bytes);
+    if enc.len() / LINE + 1 <= 1 {
+        return enc;
+    }
+    let mut out = String::with_capacity(enc.len() + enc.len() / LINE + 1);
+    for chunk in enc.as_bytes().chunks(LINE) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out
 }

@@ -182,7 +182,6 @@ fn copy_meta_from(r: &mut Resource, old: &Resource) {
     r.prev = old.prev.clone();
     r.prefixes = old.prefixes.clone();
     r.suffixes = old.suffixes.clone();
-    // The hash annotation travels with the merged metadata in kustomize: either side asking
-    // for a hash keeps it.
-    r.needs_hash = r.needs_hash || old.needs_hash;
+    // kustomize hashes a merged or replaced object only when both sides ask for a hash.
+    r.needs_hash = r.needs_hash && old.needs_hash;
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::config::{NameBackRef, TransformerConfig};
 use crate::fieldspec::{FieldSpec, GvkSel, walk};
 use crate::resmap::ResMap;
-use crate::resource::{ResId, Resource};
+use crate::resource::{ResId, Resource, effective_ns};
 
 /// What the pass needs to know about a possible referral target.
 struct Cand {
@@ -93,9 +93,9 @@ impl Pass<'_> {
                 .iter()
                 .any(|c| c.org_ns == ns && self.could_refer(who, c));
             if any_org {
-                found.retain(|&i| self.cands[i].org_ns == ns);
+                found.retain(|&i| effective_ns(&self.cands[i].org_ns) == ns);
             } else {
-                found.retain(|&i| self.cands[i].cur.namespace == ns);
+                found.retain(|&i| effective_ns(&self.cands[i].cur.namespace) == ns);
             }
         }
         if spec.path.ends_with("roleRef/name")

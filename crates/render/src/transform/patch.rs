@@ -2,7 +2,6 @@
 //! applied to the objects a target selects or, without a target, to the object the patch names.
 
 use gitops_manifest::merge_keys::Gvk;
-use gitops_manifest::strategic_merge::apply_strategic_merge;
 use serde_json::Value;
 
 use crate::resmap::ResMap;
@@ -84,10 +83,11 @@ pub fn smp_one(r: &mut Resource, patch: &Value, opts: PatchOptions) -> Result<bo
     }
     let (g, v) = r.group_version();
     let gvk = Gvk::new(g, v, &kind);
-    let target = Value::Object(std::mem::take(&mut r.obj));
-    let merged = apply_strategic_merge(&target, patch, &gvk).map_err(|e| e.to_string())?;
-    match merged {
-        Value::Object(m) if !m.is_empty() => r.obj = m,
+    let Value::Object(pm) = patch else {
+        return Err("a strategic merge patch must be a mapping".into());
+    };
+    match super::kyaml_merge::merge(&r.obj, pm, &gvk)? {
+        Some(m) if !m.is_empty() => r.obj = m,
         _ => return Ok(false),
     }
     if !opts.allow_kind_change {
@@ -103,7 +103,24 @@ pub fn smp_one(r: &mut Resource, patch: &Value, opts: PatchOptions) -> Result<bo
 /// Apply a JSON 6902 patch to one object.
 pub fn json_one(r: &mut Resource, ops: &json_patch::Patch) -> Result<(), String> {
     let mut doc = Value::Object(std::mem::take(&mut r.obj));
-    let res = json_patch::patch(&mut doc, ops).map_err(|e| e.to_string());
+    let mut res = Ok(());
+    for op in ops.iter() {
+        let one = json_patch::Patch(vec![op.clone()]);
+        if let Err(e) = json_patch::patch(&mut doc, &one) {
+            // kustomize's JSON patch library lets `replace` create a missing object key.
+            if let json_patch::PatchOperation::Replace(rep) = op {
+                let add = json_patch::PatchOperation::Add(json_patch::AddOperation {
+                    path: rep.path.clone(),
+                    value: rep.value.clone(),
+                });
+                if json_patch::patch(&mut doc, &json_patch::Patch(vec![add])).is_ok() {
+                    continue;
+                }
+            }
+            res = Err(e.to_string());
+            break;
+        }
+    }
     if let Value::Object(m) = doc {
         r.obj = m;
     }
