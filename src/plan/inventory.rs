@@ -69,6 +69,7 @@ impl std::fmt::Display for GroupKind {
 
 /// What a ring's ApplySet parent records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Inventory {
     /// The ApplySet id (`applyset-<hash>-v1`).
     pub id: String,
