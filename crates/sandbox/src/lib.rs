@@ -26,3 +26,4 @@ pub mod tls;
 
 // The write semantics (W): PATCH forms, server-side apply, defaulting.
 pub mod patch;
+pub mod ssa;

@@ -1,0 +1,256 @@
+//! The structured merge of server-side apply: an applied configuration merged into the live
+//! object by the list and map types of the schema, and the navigation of objects by field path.
+//!
+//! <https://kubernetes.io/docs/reference/using-api/server-side-apply/#merge-strategy>: maps
+//! merge field by field unless atomic, `map` lists merge their items by key, `set` lists take
+//! the union, atomic lists and scalars are replaced by the configuration's value.
+
+use std::collections::BTreeSet;
+
+use gitops_manifest::merge_keys::{FieldSchema, SsaListType, TypeSchema};
+use serde_json::{Map, Value};
+
+use super::SsaError;
+use super::fieldset::{item_element, item_schema};
+use super::path::{Path, PathElement};
+
+/// Merge `config` into `live` (both whole objects of the type `ty`); the configuration wins.
+pub(super) fn merge_object(
+    live: &Value,
+    config: &Value,
+    ty: Option<TypeSchema>,
+) -> Result<Value, SsaError> {
+    let empty = Map::new();
+    let live_map = live.as_object().unwrap_or(&empty);
+    let Value::Object(config_map) = config else {
+        return Err(SsaError::NotAnObject);
+    };
+    Ok(Value::Object(merge_map(
+        live_map,
+        config_map,
+        ty,
+        &Path::default(),
+    )?))
+}
+
+fn merge_map(
+    live: &Map<String, Value>,
+    config: &Map<String, Value>,
+    ty: Option<TypeSchema>,
+    path: &Path,
+) -> Result<Map<String, Value>, SsaError> {
+    let mut out = live.clone();
+    for (key, value) in config {
+        let field = ty.map(|t| t.field(key)).unwrap_or(FieldSchema::UNKNOWN);
+        let child_path = path.child(PathElement::Field(key.clone()));
+        match merge_field(live.get(key), value, &field, &child_path)? {
+            Some(v) => {
+                out.insert(key.clone(), v);
+            }
+            None => {
+                out.remove(key);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn merge_field(
+    live: Option<&Value>,
+    config: &Value,
+    field: &FieldSchema,
+    path: &Path,
+) -> Result<Option<Value>, SsaError> {
+    Ok(match (live, config) {
+        (_, Value::Null) => None,
+        (Some(Value::Object(l)), Value::Object(c)) if !field.atomic => {
+            Some(Value::Object(merge_map(l, c, field.child(), path)?))
+        }
+        (Some(Value::Array(l)), Value::Array(c))
+            if field.ssa_list_type() != SsaListType::Atomic =>
+        {
+            Some(Value::Array(merge_list(l, c, field, path)?))
+        }
+        (_, v) => Some(v.clone()),
+    })
+}
+
+/// Merge two lists of type `set` or `map`: structured-merge-diff's two-pointer walk, which
+/// keeps live-only items where they were and puts the configuration's items in its order.
+fn merge_list(
+    live: &[Value],
+    config: &[Value],
+    field: &FieldSchema,
+    path: &Path,
+) -> Result<Vec<Value>, SsaError> {
+    let list_type = field.ssa_list_type();
+    let item_field = item_schema(field);
+    let config_ids = config
+        .iter()
+        .enumerate()
+        .map(|(i, item)| item_element(item, i, list_type, path))
+        .collect::<Result<Vec<_>, _>>()?;
+    // A live item without its key fields matches nothing (it is kept as it is).
+    let live_ids: Vec<Option<PathElement>> = live
+        .iter()
+        .enumerate()
+        .map(|(i, item)| item_element(item, i, list_type, path).ok())
+        .collect();
+
+    let find_live = |id: &PathElement| live_ids.iter().position(|l| l.as_ref() == Some(id));
+    let in_config =
+        |id: &Option<PathElement>| id.as_ref().is_some_and(|id| config_ids.contains(id));
+
+    let merge_item = |live_item: Option<&Value>,
+                      config_item: &Value,
+                      id: &PathElement|
+     -> Result<Value, SsaError> {
+        let item_path = path.child(id.clone());
+        Ok(match (live_item, config_item) {
+            (Some(Value::Object(l)), Value::Object(c)) => {
+                Value::Object(merge_map(l, c, item_field.child(), &item_path)?)
+            }
+            (_, c) => c.clone(),
+        })
+    };
+
+    let mut out = Vec::with_capacity(live.len() + config.len());
+    let mut emitted: BTreeSet<PathElement> = BTreeSet::new();
+    let (mut li, mut ri) = (0, 0);
+    while li < live.len() || ri < config.len() {
+        if li < live.len() && ri < config.len() && live_ids[li].as_ref() == Some(&config_ids[ri]) {
+            if emitted.insert(config_ids[ri].clone()) {
+                out.push(merge_item(Some(&live[li]), &config[ri], &config_ids[ri])?);
+            }
+            li += 1;
+            ri += 1;
+            continue;
+        }
+        if li < live.len() {
+            if !in_config(&live_ids[li]) {
+                out.push(live[li].clone());
+                li += 1;
+                continue;
+            }
+            if live_ids[li].as_ref().is_some_and(|id| emitted.contains(id)) {
+                li += 1;
+                continue;
+            }
+        }
+        if ri < config.len() {
+            let id = &config_ids[ri];
+            if emitted.insert(id.clone()) {
+                let live_item = find_live(id).map(|p| &live[p]);
+                out.push(merge_item(live_item, &config[ri], id)?);
+            }
+            ri += 1;
+        } else {
+            // Only live items remain and they are all in the configuration: already emitted.
+            li += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a list item is the one a path element names.
+fn item_matches(item: &Value, element: &PathElement, index: usize) -> bool {
+    match element {
+        PathElement::Index(i) => *i == index,
+        PathElement::Value(json) => serde_json::from_str::<Value>(json).is_ok_and(|v| v == *item),
+        PathElement::Key(json) => {
+            let Ok(Value::Object(keys)) = serde_json::from_str::<Value>(json) else {
+                return false;
+            };
+            keys.iter().all(|(k, v)| match item.get(k) {
+                Some(found) if !found.is_null() => found == v,
+                // The defaulted key fields (see fieldset::KEY_DEFAULTS).
+                _ => k == "protocol" && v == "TCP",
+            })
+        }
+        PathElement::Field(_) => false,
+    }
+}
+
+/// The value at a path, if the object has one there.
+pub(super) fn value_at<'a>(object: &'a Value, path: &Path) -> Option<&'a Value> {
+    let mut current = object;
+    for element in &path.0 {
+        current = match (element, current) {
+            (PathElement::Field(name), Value::Object(map)) => map.get(name)?,
+            (_, Value::Array(items)) => {
+                items
+                    .iter()
+                    .enumerate()
+                    .find(|(i, item)| item_matches(item, element, *i))?
+                    .1
+            }
+            _ => return None,
+        };
+    }
+    Some(current)
+}
+
+/// Remove the field or list item a path names; nothing when it is not there.
+pub(super) fn remove_at(object: &mut Value, path: &Path) {
+    let Some((last, parents)) = path.0.split_last() else {
+        return;
+    };
+    let mut current = object;
+    for element in parents {
+        let next = match (element, current) {
+            (PathElement::Field(name), Value::Object(map)) => map.get_mut(name),
+            (_, Value::Array(items)) => items
+                .iter_mut()
+                .enumerate()
+                .find(|(i, item)| item_matches(item, element, *i))
+                .map(|(_, v)| v),
+            _ => None,
+        };
+        match next {
+            Some(n) => current = n,
+            None => return,
+        }
+    }
+    match (last, current) {
+        (PathElement::Field(name), Value::Object(map)) => {
+            map.remove(name);
+        }
+        (_, Value::Array(items)) => {
+            if let Some(pos) = items
+                .iter()
+                .enumerate()
+                .position(|(i, item)| item_matches(item, last, i))
+            {
+                items.remove(pos);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Drop maps that a removal left empty, unless a kept path names them.
+pub(super) fn drop_emptied_maps(
+    object: &mut Value,
+    before: &Value,
+    keep: &super::FieldSet,
+    path: &Path,
+) {
+    let Value::Object(map) = object else { return };
+    let keys: Vec<String> = map.keys().cloned().collect();
+    for key in keys {
+        let child_path = path.child(PathElement::Field(key.clone()));
+        let was = before.get(&key);
+        if let Some(child) = map.get_mut(&key)
+            && child.is_object()
+        {
+            drop_emptied_maps(child, was.unwrap_or(&Value::Null), keep, &child_path);
+            let emptied = child.as_object().is_some_and(Map::is_empty)
+                && was
+                    .and_then(Value::as_object)
+                    .is_some_and(|m| !m.is_empty());
+            if emptied && !keep.contains(&child_path) {
+                map.remove(&key);
+            }
+        }
+    }
+}

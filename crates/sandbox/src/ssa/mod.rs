@@ -1,0 +1,360 @@
+//! Server-side apply: field ownership (`managedFields`), the apply merge, conflicts and removal.
+//!
+//! Follows <https://kubernetes.io/docs/reference/using-api/server-side-apply/>:
+//! - an apply merges the manager's configuration into the live object by the schema's list
+//!   types ([`gitops_manifest::merge_keys`]) and makes the manager own exactly the fields of its
+//!   configuration ([`apply`]);
+//! - a field another manager owns with a different value is a conflict; all conflicts are
+//!   reported at once (409), `force` takes the fields over;
+//! - equal values are shared ownership, not conflicts;
+//! - a field the manager applied before and no longer applies is removed from the object, unless
+//!   another manager owns it;
+//! - every other write (create, update, patch, scale) records an `Update` entry for the fields it
+//!   changed and takes them from their previous owners without conflict ([`record_update`]).
+//!
+//! Pure: the caller passes the time and stores the result; defaulting and validation run after.
+
+mod fieldset;
+mod managed;
+mod merge;
+mod path;
+
+pub use fieldset::{FieldSet, Scope};
+pub use managed::{ManagedEntry, Operation, read_managed_fields, write_managed_fields};
+pub use path::{Path, PathElement};
+
+use gitops_manifest::merge_keys::{Gvk, root};
+use serde_json::Value;
+
+/// The name the API server gives the owner of fields that existed before the first apply to an
+/// object without `managedFields`.
+pub const BEFORE_FIRST_APPLY: &str = "before-first-apply";
+
+/// One field that an apply would take from another manager.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The manager as conflict messages print it (`"kubectl-client-side-apply" using apps/v1`).
+    pub manager: String,
+    /// The field (`.spec.replicas`).
+    pub path: Path,
+}
+
+/// Why a server-side apply or an ownership update failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SsaError {
+    /// Other managers own fields the apply would change (409 Conflict, reason `Conflict`, one
+    /// `FieldManagerConflict` cause per field). The message is the API server's.
+    #[error("{}", conflict_message(.0))]
+    Conflicts(Vec<Conflict>),
+    /// The configuration (or the object) is not a map (400).
+    #[error("the applied configuration is not an object")]
+    NotAnObject,
+    /// An item of a list of type `map` lacks one of its key fields (422).
+    #[error("`{path}`: associative list with keys has an element that omits key field {key:?}")]
+    MissingListKey {
+        /// The list item.
+        path: String,
+        /// The missing key field.
+        key: &'static str,
+    },
+    /// `metadata.managedFields` cannot be read (400, as the API server's decoding error).
+    #[error("invalid managedFields: {0}")]
+    InvalidManagedFields(String),
+}
+
+impl SsaError {
+    /// The HTTP status code the API server answers with.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            Self::Conflicts(_) => 409,
+            Self::NotAnObject | Self::InvalidManagedFields(_) => 400,
+            Self::MissingListKey { .. } => 422,
+        }
+    }
+
+    /// The `reason` of the Status body.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Conflicts(_) => "Conflict",
+            Self::NotAnObject | Self::InvalidManagedFields(_) => "BadRequest",
+            Self::MissingListKey { .. } => "Invalid",
+        }
+    }
+
+    /// The Status `details.causes` of a conflict: `(type, message, field)` per field.
+    pub fn causes(&self) -> Vec<(&'static str, String, String)> {
+        match self {
+            Self::Conflicts(conflicts) => conflicts
+                .iter()
+                .map(|c| {
+                    (
+                        "FieldManagerConflict",
+                        format!("conflict with {}", c.manager),
+                        c.path.to_string(),
+                    )
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The API server's message (`fieldmanager/internal/conflict.go`, `getConflictMessage`).
+fn conflict_message(conflicts: &[Conflict]) -> String {
+    if let [only] = conflicts {
+        return format!(
+            "Apply failed with 1 conflict: conflict with {}: {}",
+            only.manager, only.path
+        );
+    }
+    let mut managers: Vec<&str> = conflicts.iter().map(|c| c.manager.as_str()).collect();
+    managers.sort_unstable();
+    managers.dedup();
+    let mut lines = Vec::new();
+    for manager in managers {
+        lines.push(format!("conflicts with {manager}:"));
+        lines.extend(
+            conflicts
+                .iter()
+                .filter(|c| c.manager == manager)
+                .map(|c| format!("- {}", c.path)),
+        );
+    }
+    format!(
+        "Apply failed with {} conflicts: {}",
+        conflicts.len(),
+        lines.join("\n")
+    )
+}
+
+/// What an apply is: who applies, whether it forces, when, and to which part of the object.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyOptions<'a> {
+    /// The `fieldManager` query parameter (required by the API for apply).
+    pub manager: &'a str,
+    /// The `force` query parameter: take conflicting fields instead of failing.
+    pub force: bool,
+    /// The time to record, RFC 3339.
+    pub time: &'a str,
+    /// The main resource, or the `status` subresource.
+    pub scope: Scope,
+}
+
+/// Server-side apply `config` (the applied configuration, as JSON) to `live` (`None` when the
+/// object does not exist yet) of kind `gvk`.
+///
+/// Returns the new object with `metadata.managedFields` updated. The caller still sets server
+/// fields (`uid`, `resourceVersion`, `generation`, `creationTimestamp`), runs defaulting and
+/// validation, and checks `metadata.resourceVersion` of the configuration as a precondition.
+/// On the main resource `status` is neither applied nor owned.
+pub fn apply(
+    live: Option<&Value>,
+    config: &Value,
+    gvk: &Gvk,
+    options: &ApplyOptions<'_>,
+) -> Result<Value, SsaError> {
+    if !config.is_object() {
+        return Err(SsaError::NotAnObject);
+    }
+    let schema = root(gvk);
+    let empty = Value::Object(serde_json::Map::new());
+    let live_value = live.unwrap_or(&empty);
+    let mut entries = read_managed_fields(live_value)?;
+    if entries.is_empty() && live.is_some() {
+        // An object written before any field manager existed: its fields belong to one updater.
+        let fields = FieldSet::from_object(live_value, schema, options.scope)?;
+        if !fields.is_empty() {
+            entries.push(ManagedEntry {
+                manager: BEFORE_FIRST_APPLY.into(),
+                operation: Operation::Update,
+                api_version: gvk.api_version(),
+                time: None,
+                subresource: None,
+                fields,
+            });
+        }
+    }
+
+    let config = scoped_config(config, options.scope);
+    let new_set = FieldSet::from_object(&config, schema, options.scope)?;
+    let subresource = match options.scope {
+        Scope::Main => None,
+        Scope::Status => Some("status".to_string()),
+    };
+    let me = ManagedEntry {
+        manager: options.manager.to_string(),
+        operation: Operation::Apply,
+        api_version: config
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        time: Some(options.time.to_string()),
+        subresource,
+        fields: new_set.clone(),
+    };
+    let mine = entries.iter().position(|e| e.same_identity(&me));
+    let last_set = mine.map(|i| entries[i].fields.clone()).unwrap_or_default();
+    if let Some(i) = mine {
+        entries.remove(i);
+    }
+
+    let mut merged = merge::merge_object(live_value, &config, schema)?;
+
+    // Removal: fields applied last time, not this time, owned by nobody else.
+    let owned_after = entries
+        .iter()
+        .fold(new_set.clone(), |acc, e| acc.union(&e.fields));
+    let before_prune = merged.clone();
+    for path in last_set.difference(&owned_after).iter() {
+        if !owned_after.has_descendant(path) {
+            merge::remove_at(&mut merged, path);
+        }
+    }
+    merge::drop_emptied_maps(&mut merged, &before_prune, &owned_after, &Path::default());
+
+    let changed = changed_paths(live_value, &merged, schema, options.scope)?;
+    let mut conflicts = Vec::new();
+    for entry in &entries {
+        for path in entry.fields.intersection(&changed).iter() {
+            conflicts.push(Conflict {
+                manager: entry.display(),
+                path: path.clone(),
+            });
+        }
+    }
+    if !conflicts.is_empty() {
+        if !options.force {
+            return Err(SsaError::Conflicts(conflicts));
+        }
+        for entry in &mut entries {
+            entry.fields = entry.fields.difference(&changed);
+        }
+    }
+    entries.push(me);
+    write_managed_fields(&mut merged, &entries);
+    Ok(merged)
+}
+
+/// Record a non-apply write (create, update, patch, a subresource write) of `new` over `old`
+/// (`None` for a create) by `manager` through `api_version`: the manager's `Update` entry gains
+/// the fields the write set or changed, and every other manager loses them (an update never
+/// conflicts). Returns `new` with `metadata.managedFields` updated.
+///
+/// `managedFields` sent in `new` replace the live ones (as the API server allows); otherwise
+/// those of `old` are the basis.
+pub fn record_update(
+    old: Option<&Value>,
+    new: &Value,
+    gvk: &Gvk,
+    manager: &str,
+    time: &str,
+    scope: Scope,
+) -> Result<Value, SsaError> {
+    if !new.is_object() {
+        return Err(SsaError::NotAnObject);
+    }
+    let schema = root(gvk);
+    let empty = Value::Object(serde_json::Map::new());
+    let old_value = old.unwrap_or(&empty);
+    let basis = if new.pointer("/metadata/managedFields").is_some() {
+        new
+    } else {
+        old_value
+    };
+    let mut entries = read_managed_fields(basis)?;
+
+    let changed = changed_paths(old_value, new, schema, scope)?;
+    let new_set = FieldSet::from_object(new, schema, scope)?;
+    let set_now = changed.intersection(&new_set);
+
+    let subresource = match scope {
+        Scope::Main => None,
+        Scope::Status => Some("status".to_string()),
+    };
+    let me = ManagedEntry {
+        manager: manager.to_string(),
+        operation: Operation::Update,
+        api_version: new
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or(gvk.api_version()),
+        time: Some(time.to_string()),
+        subresource,
+        fields: FieldSet::new(),
+    };
+    let previous = entries
+        .iter()
+        .position(|e| e.same_identity(&me))
+        .map(|i| entries.remove(i));
+    for entry in &mut entries {
+        entry.fields = entry.fields.difference(&changed);
+    }
+    let mut me = me;
+    if let Some(previous) = previous {
+        me.fields = previous.fields.difference(&changed);
+        // A write that gave the manager nothing new keeps the entry's time.
+        if set_now.is_empty() {
+            me.time = previous.time;
+        }
+    }
+    me.fields = me.fields.union(&set_now);
+    let mut out = new.clone();
+    entries.push(me);
+    write_managed_fields(&mut out, &entries);
+    Ok(out)
+}
+
+/// Fields whose value differs between two versions of an object (added, changed or removed).
+fn changed_paths(
+    old: &Value,
+    new: &Value,
+    schema: Option<gitops_manifest::merge_keys::TypeSchema>,
+    scope: Scope,
+) -> Result<FieldSet, SsaError> {
+    let old_set = FieldSet::from_object(old, schema, scope)?;
+    let new_set = FieldSet::from_object(new, schema, scope)?;
+    let all = old_set.union(&new_set);
+    let mut changed = FieldSet::new();
+    for path in all.iter() {
+        let (a, b) = (merge::value_at(old, path), merge::value_at(new, path));
+        let differs = match (a, b) {
+            (None, None) => false,
+            (Some(_), None) | (None, Some(_)) => true,
+            // A list item or map whose members are tracked below it: only its presence counts here.
+            (Some(x), Some(y)) if x.is_object() && y.is_object() && all.has_descendant(path) => {
+                false
+            }
+            (Some(x), Some(y)) => x != y,
+        };
+        if differs {
+            changed.insert(path.clone());
+        }
+    }
+    Ok(changed)
+}
+
+/// The part of a configuration an apply to `scope` uses.
+fn scoped_config(config: &Value, scope: Scope) -> Value {
+    let mut config = config.clone();
+    if let Value::Object(map) = &mut config {
+        match scope {
+            Scope::Main => {
+                map.remove("status");
+            }
+            Scope::Status => {
+                map.retain(|k, _| {
+                    matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status")
+                });
+            }
+        }
+        if let Some(Value::Object(meta)) = map.get_mut("metadata") {
+            meta.remove("managedFields");
+        }
+    }
+    config
+}
+
+#[cfg(test)]
+mod tests;
