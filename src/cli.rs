@@ -27,10 +27,34 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Build one kustomize directory to stdout as multi-document YAML.
     Build(BuildArgs),
+    /// Build the named rings (or all) of `gitops.yaml`.
+    Render(RenderArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// The directory holding `kustomization.yaml`.
     pub dir: PathBuf,
+}
+
+/// Which rings of `gitops.yaml` a command works on (shared by render, plan, validate, apply).
+#[derive(Debug, Args)]
+pub struct RingSelection {
+    /// Rings by name; they are always handled in the order of `gitops.yaml`.
+    #[arg(value_name = "RING", conflicts_with = "all")]
+    pub rings: Vec<String>,
+
+    /// Every ring of `gitops.yaml`.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub select: RingSelection,
+
+    /// Write one file per ring, `DIR/<ring>.yaml`, instead of printing to stdout.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }

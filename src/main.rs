@@ -21,7 +21,20 @@ use crate::cli::Cli;
 use crate::exit::Exit;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // clap exits 2 on a usage error, but 2 means "changes present" here (DESIGN.md §2):
+    // a bad command line is bad input, exit 1. Help and version are not errors.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                Exit::Error
+            } else {
+                Exit::Success
+            }
+            .into();
+        }
+    };
     match commands::run(cli) {
         Ok(exit) => exit.into(),
         Err(err) => {

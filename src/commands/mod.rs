@@ -1,6 +1,7 @@
 //! One file per subcommand: glue between the CLI and the library modules.
 
 mod build;
+mod render;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Exit;
@@ -9,5 +10,6 @@ use crate::exit::Exit;
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Build(args) => build::run(&cli.global, &args),
+        Command::Render(args) => render::run(&cli.global, &args),
     }
 }

@@ -1,0 +1,8 @@
+//! The `gitops` command line, driven the way a user drives it: every command's tests live in
+//! this one binary, one module per command, all through the `Test` builder of `harness`.
+
+mod harness;
+
+mod differential;
+mod gitops_yaml;
+mod render;
