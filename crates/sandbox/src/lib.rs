@@ -27,3 +27,8 @@ pub mod tls;
 // The write semantics (W): PATCH forms, server-side apply, defaulting.
 pub mod patch;
 pub mod ssa;
+
+// The simulated cluster (S2): simulated time and controllers.
+pub mod bootstrap;
+pub mod clock;
+pub mod controllers;

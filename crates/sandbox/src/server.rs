@@ -4,7 +4,6 @@
 //! the token, as a real API server's authenticator does for every request
 //! (https://kubernetes.io/docs/reference/access-authn-authz/authentication/#putting-a-bearer-token-in-a-request).
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -41,11 +40,7 @@ pub enum ServerError {
 }
 
 /// The API service with its types erased, so the per-connection future is not generic.
-type ApiService = tower::util::BoxCloneService<
-    Request<Incoming>,
-    Response<ServerBody>,
-    BoxError,
->;
+type ApiService = tower::util::BoxCloneService<Request<Incoming>, Response<ServerBody>, BoxError>;
 
 /// A body either written here (401) or by the inner service.
 /// Its error is a concrete type, not `Box<dyn Error>`: hyper's `Into<Box<dyn Error>>` bounds on a
@@ -63,8 +58,7 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    body.map_err(|err| BodyError(err.into()))
-        .boxed_unsync()
+    body.map_err(|err| BodyError(err.into())).boxed_unsync()
 }
 
 /// Bind `addr` (port 0 picks a free port; read it back with `local_addr`).
@@ -211,6 +205,7 @@ fn unauthorized() -> Response<ServerBody> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::convert::Infallible;
     use std::time::Duration;
 
     fn echo() -> impl tower::Service<

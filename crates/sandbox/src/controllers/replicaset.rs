@@ -1,0 +1,186 @@
+//! The ReplicaSet controller: keeps `spec.replicas` pods matching the template, adopting none
+//! and deleting the surplus (not-ready ones first), and reports counts in status.
+//! https://kubernetes.io/docs/concepts/workloads/controllers/replicaset/#how-a-replicaset-works
+
+use serde_json::{Value, json};
+
+use super::Context;
+use super::events::{self, Occurrence, Severity, Source};
+use super::meta::{self, keys};
+
+/// One pass over every ReplicaSet.
+pub fn reconcile(ctx: &mut Context<'_>) {
+    let (sets, _) = ctx.store.list(&keys::replica_sets(), None);
+    if sets.is_empty() {
+        return;
+    }
+    let (pods, _) = ctx.store.list(&keys::pods(), None);
+    for rs in sets {
+        if meta::is_terminating(&rs) {
+            continue;
+        }
+        let owned: Vec<&Value> = pods
+            .iter()
+            .filter(|p| meta::is_controlled_by(p, &rs) && !meta::is_terminating(p))
+            .collect();
+        sync(ctx, &rs, &owned);
+    }
+}
+
+/// Is the pod Ready (its Ready condition True)?
+pub fn is_ready(pod: &Value) -> bool {
+    pod.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|c| {
+            c.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+}
+
+/// Is the pod finished (Succeeded or Failed)? Finished pods do not count as replicas.
+pub fn is_finished(pod: &Value) -> bool {
+    matches!(
+        meta::str_at(pod, "/status/phase"),
+        Some("Succeeded" | "Failed")
+    )
+}
+
+/// A pod made from a controller's template: labels and annotations of the template, the owner
+/// reference, a generated name.
+pub fn pod_from_template(
+    owner: &Value,
+    template: &Value,
+    generate_name: &str,
+    extra_labels: &[(&str, String)],
+) -> Value {
+    let mut labels = template
+        .pointer("/metadata/labels")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    for (k, v) in extra_labels {
+        meta::set(&mut labels, k, json!(v));
+    }
+    let mut metadata = json!({
+        "generateName": generate_name,
+        "namespace": meta::namespace(owner),
+        "labels": labels,
+        "ownerReferences": [meta::controller_ref(owner)],
+    });
+    if let Some(annotations) = template.pointer("/metadata/annotations") {
+        meta::set(&mut metadata, "annotations", annotations.clone());
+    }
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": metadata,
+        "spec": template.get("spec").cloned().unwrap_or_else(|| json!({})),
+    })
+}
+
+fn sync(ctx: &mut Context<'_>, rs: &Value, owned: &[&Value]) {
+    let now = ctx.clock.now();
+    let source = Source::controller("replicaset-controller");
+    let want = meta::int_at(rs, "/spec/replicas", 1).max(0) as usize;
+    let active: Vec<&Value> = owned.iter().copied().filter(|p| !is_finished(p)).collect();
+    if active.len() < want {
+        let template = rs
+            .pointer("/spec/template")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        for _ in active.len()..want {
+            let pod = pod_from_template(rs, &template, &format!("{}-", meta::name(rs)), &[]);
+            match ctx.store.create(&keys::pods(), pod) {
+                Ok(created) => events::record(
+                    ctx.store,
+                    ctx.clock,
+                    rs,
+                    &source,
+                    &Occurrence::once(
+                        Severity::Normal,
+                        "SuccessfulCreate",
+                        format!("Created pod: {}", meta::name(&created)),
+                        now,
+                    ),
+                ),
+                Err(err) => {
+                    events::record(
+                        ctx.store,
+                        ctx.clock,
+                        rs,
+                        &source,
+                        &Occurrence::once(
+                            Severity::Warning,
+                            "FailedCreate",
+                            format!("Error creating: {err}"),
+                            now,
+                        ),
+                    );
+                    break;
+                }
+            }
+        }
+    } else if active.len() > want {
+        // Delete the least useful first: unscheduled, then not ready, then the newest.
+        // https://kubernetes.io/docs/concepts/workloads/controllers/replicaset/#scaling-a-replicaset
+        let mut doomed = active.clone();
+        doomed.sort_by_key(|p| {
+            let scheduled = meta::str_at(p, "/spec/nodeName").is_some();
+            let created = meta::str_at(p, "/metadata/creationTimestamp")
+                .unwrap_or_default()
+                .to_owned();
+            (scheduled, is_ready(p), std::cmp::Reverse(created))
+        });
+        for pod in doomed.iter().take(active.len() - want) {
+            if ctx
+                .store
+                .delete(&keys::pods(), Some(meta::namespace(pod)), meta::name(pod))
+                .is_ok()
+            {
+                events::record(
+                    ctx.store,
+                    ctx.clock,
+                    rs,
+                    &source,
+                    &Occurrence::once(
+                        Severity::Normal,
+                        "SuccessfulDelete",
+                        format!("Deleted pod: {}", meta::name(pod)),
+                        now,
+                    ),
+                );
+            }
+        }
+    }
+    // Status from the pods as they are now (the next pass sees the ones just created).
+    let (pods, _) = ctx.store.list(&keys::pods(), Some(meta::namespace(rs)));
+    let current: Vec<&Value> = pods
+        .iter()
+        .filter(|p| meta::is_controlled_by(p, rs) && !meta::is_terminating(p) && !is_finished(p))
+        .collect();
+    let selector = rs.pointer("/spec/selector").cloned().unwrap_or(Value::Null);
+    let labelled = current
+        .iter()
+        .filter(|p| meta::selector_matches(&selector, &meta::labels(p)))
+        .count();
+    let ready = current.iter().filter(|p| is_ready(p)).count();
+    // minReadySeconds is not simulated: a ready pod is available at once (the default of 0).
+    let mut status = json!({
+        "replicas": current.len(),
+        "observedGeneration": meta::generation(rs),
+    });
+    // Zero counts are omitted, as the Go types' `omitempty` does.
+    for (field, value) in [
+        ("fullyLabeledReplicas", labelled),
+        ("readyReplicas", ready),
+        ("availableReplicas", ready),
+    ] {
+        if value > 0 {
+            meta::set(&mut status, field, json!(value));
+        }
+    }
+    if rs.get("status") != Some(&status) {
+        let mut updated = rs.clone();
+        meta::set(&mut updated, "status", status);
+        let _ = ctx.store.update_status(&keys::replica_sets(), updated);
+    }
+}
