@@ -1,24 +1,138 @@
-//! What every write goes through before the store: the stored-size limit (and, as they land, API
-//! defaulting, field validation and `managedFields`).
+//! What every write goes through before the store: `managedFields` for non-apply writes, the
+//! field manager's name, and the stored-size limit.
 //!
 //! https://kubernetes.io/docs/reference/using-api/server-side-apply/#field-management
 
+use http::header::USER_AGENT;
 use serde_json::Value;
 
 use super::Ctx;
-use super::status::{ApiError, MAX_OBJECT_BYTES};
+use super::status::{ApiError, Cause, MAX_OBJECT_BYTES};
+use crate::ssa::{self, Scope, SsaError};
+use crate::store::now_timestamp;
+use gitops_manifest::merge_keys::Gvk;
 
-/// Prepares an object for the store: `old` is the stored object of an update, `operation` the
-/// managedFields operation (`Update` or `Apply`).
-pub(crate) fn prepare(
-    _ctx: &Ctx<'_>,
-    object: Value,
-    _old: Option<&Value>,
-    _operation: &str,
-) -> Result<Value, ApiError> {
+/// The kind of the request's resource, for the schema tables.
+pub(crate) fn gvk(ctx: &Ctx<'_>) -> Gvk {
+    Gvk::new(&ctx.info.group, &ctx.info.version, &ctx.info.kind)
+}
+
+/// The scope of a write: the main resource or the `status` subresource.
+pub(crate) fn scope(ctx: &Ctx<'_>) -> Scope {
+    if ctx.path.subresource.as_deref() == Some("status") {
+        Scope::Status
+    } else {
+        Scope::Main
+    }
+}
+
+/// The field manager of a write: `fieldManager`, or else the client's user agent up to the first
+/// `/` (`kubectl`, `kube-rs`), as the real server names updaters that give none.
+/// https://kubernetes.io/docs/reference/using-api/server-side-apply/#managers
+pub(crate) fn manager(ctx: &Ctx<'_>) -> String {
+    if let Some(manager) = ctx.query.field_manager.as_deref().filter(|m| !m.is_empty()) {
+        return manager.to_owned();
+    }
+    ctx.headers
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ua| ua.split('/').next())
+        .filter(|m| !m.is_empty())
+        .unwrap_or("unknown")
+        .to_owned()
+}
+
+/// A field manager name must be at most 128 printable characters (422 otherwise).
+pub(crate) fn check_manager(ctx: &Ctx<'_>, options_kind: &str) -> Result<(), ApiError> {
+    let Some(manager) = ctx.query.field_manager.as_deref() else {
+        return Ok(());
+    };
+    let problem = if manager.chars().count() > 128 {
+        Some("Too long: may not be more than 128 bytes")
+    } else if manager.chars().any(char::is_control) {
+        Some("Invalid value: must only contain printable characters")
+    } else {
+        None
+    };
+    match problem {
+        Some(message) => Err(ApiError::invalid_options(
+            options_kind,
+            &[Cause {
+                reason: "FieldValueInvalid".to_owned(),
+                message: message.to_owned(),
+                field: "fieldManager".to_owned(),
+            }],
+        )),
+        None => Ok(()),
+    }
+}
+
+/// An SSA/ownership error as the API server reports it.
+pub(crate) fn ssa_error(ctx: &Ctx<'_>, error: &SsaError) -> ApiError {
+    match error {
+        SsaError::Conflicts(_) => {
+            let causes: Vec<Cause> = error
+                .causes()
+                .into_iter()
+                .map(|(reason, message, field)| Cause {
+                    reason: reason.to_owned(),
+                    message,
+                    field,
+                })
+                .collect();
+            ApiError::conflict_with_causes(&ctx.info, ctx.name(), error.to_string(), &causes)
+        }
+        SsaError::MissingListKey { path, .. } => ApiError::invalid(
+            &ctx.info,
+            ctx.name(),
+            &[Cause {
+                reason: "FieldValueInvalid".to_owned(),
+                message: error.to_string(),
+                field: path.clone(),
+            }],
+        ),
+        SsaError::NotAnObject | SsaError::InvalidManagedFields(_) => {
+            ApiError::bad_request(error.to_string())
+        }
+    }
+}
+
+/// Records a non-apply write (`Update` entry of the manager) in `managedFields`.
+pub(crate) fn record(ctx: &Ctx<'_>, old: Option<&Value>, new: Value) -> Result<Value, ApiError> {
+    ssa::record_update(
+        old,
+        &new,
+        &gvk(ctx),
+        &manager(ctx),
+        &now_timestamp(),
+        scope(ctx),
+    )
+    .map_err(|e| ssa_error(ctx, &e))
+}
+
+/// The last step before the store: the size etcd accepts.
+pub(crate) fn finish(_ctx: &Ctx<'_>, object: Value) -> Result<Value, ApiError> {
     // etcd refuses values over its request limit; the real server passes that on as 413.
     if serde_json::to_vec(&object).map_or(0, |b| b.len()) > MAX_OBJECT_BYTES {
         return Err(ApiError::object_too_large());
     }
     Ok(object)
+}
+
+/// Prepares a non-apply write for the store: `old` is the stored object of an update.
+pub(crate) fn prepare(
+    ctx: &Ctx<'_>,
+    object: Value,
+    old: Option<&Value>,
+) -> Result<Value, ApiError> {
+    check_manager(
+        ctx,
+        if old.is_some() {
+            "UpdateOptions"
+        } else {
+            "CreateOptions"
+        },
+    )?;
+    let recorded = record(ctx, old, object)?;
+    finish(ctx, recorded)
 }

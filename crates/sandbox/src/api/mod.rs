@@ -11,6 +11,7 @@ mod fields;
 mod list;
 mod log;
 mod openapi;
+mod patch;
 pub mod request;
 mod scale;
 pub mod selector;
@@ -48,6 +49,11 @@ impl Ctx<'_> {
     /// The object's name; only called on routes that have one.
     pub(crate) fn name(&self) -> &str {
         self.path.name.as_deref().unwrap_or_default()
+    }
+
+    /// The requested resource as error messages name it (`deployments.apps`).
+    pub(crate) fn resource(&self) -> crate::store::ResourceKey {
+        crate::store::ResourceKey::new(self.info.group.clone(), self.info.plural.clone())
     }
 
     /// The request's namespace, `None` for cluster-scoped resources and all-namespace requests.
@@ -158,6 +164,8 @@ async fn resource(ctx: &Ctx<'_>, method: &Method) -> ApiResult {
         ("POST", false, None) => write::create(ctx),
         ("PUT", true, None | Some("status")) => write::update(ctx),
         ("PUT", true, Some("scale")) => scale::update(ctx),
+        ("PATCH", true, None | Some("status")) => patch::patch(ctx),
+        ("PATCH", true, Some("scale")) => patch::patch_scale(ctx),
         ("DELETE", true, None) => delete::delete(ctx),
         ("DELETE", false, None) => delete::delete_collection(ctx),
         (_, _, Some(sub)) if !matches!(sub, "status" | "scale" | "log") => {

@@ -117,7 +117,8 @@ pub(crate) fn write_scale(ctx: &Ctx<'_>, scale: &Value) -> ApiResult {
             }],
         ));
     }
-    let mut object = write::current(ctx)?;
+    let original = write::current(ctx)?;
+    let mut object = original.clone();
     if let Some(rv) = scale
         .pointer("/metadata/resourceVersion")
         .and_then(Value::as_str)
@@ -138,7 +139,7 @@ pub(crate) fn write_scale(ctx: &Ctx<'_>, scale: &Value) -> ApiResult {
             )));
         }
     }
-    let object = super::fields::prepare(ctx, object.clone(), Some(&object), "Update")?;
+    let object = super::fields::prepare(ctx, object, Some(&original))?;
     let updated = ctx
         .store
         .update_with(

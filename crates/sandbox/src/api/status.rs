@@ -157,6 +157,25 @@ impl ApiError {
         .with_details(json!({"group": "meta.k8s.io", "kind": "DeleteOptions"}))
     }
 
+    /// 422 for request options (`PatchOptions`, `CreateOptions`...) the server rejects.
+    pub fn invalid_options(kind: &str, causes: &[Cause]) -> Self {
+        let list: Vec<String> = causes
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
+        let joined = if list.len() == 1 {
+            list.join("")
+        } else {
+            format!("[{}]", list.join(", "))
+        };
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            format!("{kind}.meta.k8s.io \"\" is invalid: {joined}"),
+        )
+        .with_details(json!({"group": "meta.k8s.io", "kind": kind, "causes": causes_json(causes)}))
+    }
+
     /// 410 Expired: a watch or continue token from a compacted resourceVersion.
     pub fn expired(message: impl Into<String>) -> Self {
         Self::new(StatusCode::GONE, "Expired", message)

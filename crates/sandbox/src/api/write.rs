@@ -65,7 +65,7 @@ pub(crate) fn create(ctx: &Ctx<'_>) -> ApiResult {
     validate::check_name(&ctx.info, &object)?;
     validate::namespace_accepts_creates(ctx)?;
     strategy::prepare_for_create(&ctx.info, &mut object);
-    let object = super::fields::prepare(ctx, object, None, "Update")?;
+    let object = super::fields::prepare(ctx, object, None)?;
     let created = ctx
         .store
         .create_with(ctx.info.key(), to_storage(ctx, object), write_options(ctx))
@@ -84,7 +84,7 @@ pub(crate) fn update(ctx: &Ctx<'_>) -> ApiResult {
     validate::check_namespace(ctx, &mut object)?;
     validate::check_name_matches(ctx, &object)?;
     let old = current(ctx)?;
-    let object = super::fields::prepare(ctx, object, Some(&old), "Update")?;
+    let object = super::fields::prepare(ctx, object, Some(&old))?;
     store_update(ctx, object, status)
 }
 

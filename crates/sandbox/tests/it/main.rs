@@ -6,6 +6,7 @@ mod discovery;
 mod errors;
 mod gc;
 mod lists;
+mod patch;
 mod watch;
 
 use std::future::Future;
