@@ -32,3 +32,5 @@ pub mod ssa;
 pub mod bootstrap;
 pub mod clock;
 pub mod controllers;
+pub mod persist;
+pub mod session;
