@@ -477,6 +477,7 @@ impl<'a> Builder<'a> {
             let field = format!("labels[{i}]");
             let pairs = string_map(&entry.pairs, kfile, &format!("{field}.pairs"))?;
             let mut specs: Vec<FieldSpec> = entry.fields.iter().map(from_entry).collect();
+            merge_specs(&mut specs, config.labels.clone());
             if entry.include_selectors {
                 merge_specs(&mut specs, config.common_labels.clone());
             } else {

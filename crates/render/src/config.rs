@@ -23,6 +23,8 @@ pub struct TransformerConfig {
     pub namespace: Vec<FieldSpec>,
     pub common_labels: Vec<FieldSpec>,
     pub template_labels: Vec<FieldSpec>,
+    /// Extra specs for every `labels` entry (the `labels` key of `configurations`).
+    pub labels: Vec<FieldSpec>,
     pub common_annotations: Vec<FieldSpec>,
     pub name_reference: Vec<NameBackRef>,
     pub images: Vec<FieldSpec>,
@@ -283,6 +285,20 @@ fn name_reference() -> Vec<NameBackRef> {
             referrers: priority,
         },
         NameBackRef {
+            gvk: GvkSel::new(
+                "admissionregistration.k8s.io",
+                "",
+                "ValidatingAdmissionPolicy",
+            ),
+            referrers: vec![fs(
+                "admissionregistration.k8s.io",
+                "",
+                "ValidatingAdmissionPolicyBinding",
+                "spec/policyName",
+                false,
+            )],
+        },
+        NameBackRef {
             gvk: GvkSel::new("networking.k8s.io/v1", "v1", "IngressClass"),
             referrers: vec![fs("", "", "Ingress", "spec/ingressClassName", false)],
         },
@@ -510,6 +526,7 @@ impl TransformerConfig {
             namespace: Vec::new(),
             common_labels: common_labels(),
             template_labels: template_labels(),
+            labels: Vec::new(),
             common_annotations: common_annotations(),
             name_reference: name_reference(),
             images: Vec::new(),
@@ -524,6 +541,7 @@ impl TransformerConfig {
         merge_specs(&mut self.namespace, other.namespace.clone());
         merge_specs(&mut self.common_labels, other.common_labels.clone());
         merge_specs(&mut self.template_labels, other.template_labels.clone());
+        merge_specs(&mut self.labels, other.labels.clone());
         merge_specs(
             &mut self.common_annotations,
             other.common_annotations.clone(),
@@ -548,6 +566,7 @@ pub struct ConfigFile {
     namespace: Vec<FieldSpecEntry>,
     common_labels: Vec<FieldSpecEntry>,
     template_labels: Vec<FieldSpecEntry>,
+    labels: Vec<FieldSpecEntry>,
     common_annotations: Vec<FieldSpecEntry>,
     name_reference: Vec<BackRefEntry>,
     images: Vec<FieldSpecEntry>,
@@ -579,6 +598,7 @@ impl ConfigFile {
             namespace: conv(self.namespace),
             common_labels: conv(self.common_labels),
             template_labels: conv(self.template_labels),
+            labels: conv(self.labels),
             common_annotations: conv(self.common_annotations),
             name_reference: self
                 .name_reference

@@ -120,15 +120,6 @@ pub fn generate(
     let mut data = Map::new();
     let mut binary = Map::new();
     for (key, bytes) in pairs {
-        if !key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        {
-            return Err(err(
-                "",
-                format!("`{key}` is not a valid key name for a {:?}", kind),
-            ));
-        }
         if data.contains_key(&key) || binary.contains_key(&key) {
             return Err(err(
                 "",

@@ -22,20 +22,27 @@ pub fn split(image: &str) -> (&str, &str, &str) {
     }
 }
 
-/// Whether `value` names the image `name` (with any tag or digest).
+/// Whether `value` names the image `name` with an optional tag and digest
+/// (kustomize's `IsImageMatched`: `^name(:tag)?(@sha256:digest)?$`).
 fn matches(value: &str, name: &str) -> bool {
-    match value.strip_prefix(name) {
-        Some("") => true,
-        Some(rest) => {
-            let rest = rest.strip_prefix("@sha256").unwrap_or(rest);
-            rest.is_empty()
-                || rest.strip_prefix(':').is_some_and(|t| {
-                    t.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "_.{}-".contains(c))
-                })
+    let allowed = |s: &str| {
+        s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.{}-".contains(c))
+    };
+    let Some(mut rest) = value.strip_prefix(name) else {
+        return false;
+    };
+    if let Some(after) = rest.strip_prefix(':') {
+        let end = after.find('@').unwrap_or(after.len());
+        if !allowed(&after[..end]) {
+            return false;
         }
-        None => false,
+        rest = &after[end..];
     }
+    if rest.is_empty() {
+        return true;
+    }
+    rest.strip_prefix("@sha256:").is_some_and(allowed)
 }
 
 fn update(value: &str, img: &ImageEntry, new_tag: &str) -> Option<String> {

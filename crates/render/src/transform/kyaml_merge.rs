@@ -165,17 +165,15 @@ fn merge_list(dest: &[Value], patch: &[Value], field: FieldSchema) -> Result<Vec
         let Some(merged) = merged else {
             continue;
         };
-        // Set the item back: it replaces an item already placed whose keys match its
-        // non-empty keys, else it is appended (kyaml's ElementSetter).
-        let hit = items.iter().position(|(_, placed)| {
-            keys.iter()
+        // Set the item back: an item already placed whose keys match its non-empty keys is
+        // removed, and the item is appended (kyaml's ElementSetter, as kustomize behaves).
+        items.retain(|(_, placed)| {
+            !keys
+                .iter()
                 .zip(&values)
                 .all(|(k, v)| v.is_empty() || key_text(placed.get(*k)) == *v)
         });
-        match hit {
-            Some(i) => items[i] = (values, merged),
-            None => items.push((values, merged)),
-        }
+        items.push((values, merged));
     }
     Ok(items.into_iter().map(|(_, v)| v).collect())
 }

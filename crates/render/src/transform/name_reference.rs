@@ -33,8 +33,9 @@ fn cand(r: &Resource) -> Cand {
 /// kustomize's `SameEndingSubSlice`.
 fn same_ending(a: &[String], b: &[String]) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    // An object never renamed by a prefix (or suffix) is compatible with any referrer.
     if short.is_empty() {
-        return long.is_empty();
+        return true;
     }
     long.ends_with(short)
 }
@@ -88,10 +89,11 @@ impl Pass<'_> {
         if let Some(ns) = ns_filter {
             // kustomize groups the referrer's candidates by original namespace and falls back
             // to the current namespace only when no candidate started in `ns`.
+            let ns = effective_ns(ns);
             let any_org = self
                 .cands
                 .iter()
-                .any(|c| c.org_ns == ns && self.could_refer(who, c));
+                .any(|c| effective_ns(&c.org_ns) == ns && self.could_refer(who, c));
             if any_org {
                 found.retain(|&i| effective_ns(&self.cands[i].org_ns) == ns);
             } else {
@@ -127,10 +129,11 @@ impl Pass<'_> {
             [] => Ok(None),
             [one] => Ok(Some(*one)),
             [first, rest @ ..] => {
-                if rest
-                    .iter()
-                    .all(|&i| self.cands[i].cur.name == self.cands[*first].cur.name)
-                {
+                let same = |i: usize| {
+                    let (a, b) = (&self.cands[i].cur, &self.cands[*first].cur);
+                    a.name == b.name && a.namespace == b.namespace
+                };
+                if rest.iter().all(|&i| same(i)) {
                     Ok(Some(*first))
                 } else {
                     let ids: Vec<String> = found
@@ -196,22 +199,33 @@ impl Pass<'_> {
     }
 }
 
-fn binding_namespaces(r: &Resource) -> Vec<String> {
+fn binding_namespaces(r: &Resource) -> Result<Vec<String>, String> {
     if r.kind() != "RoleBinding" {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let Some(Value::Array(subjects)) = r.obj.get("subjects") else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    subjects
-        .iter()
-        .filter(|s| s.get("kind").and_then(Value::as_str) == Some("ServiceAccount"))
-        .filter_map(|s| {
-            s.get("namespace")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .collect()
+    let mut out = Vec::new();
+    for s in subjects {
+        let (Some(ns), Some(kind)) = (s.get("namespace"), s.get("kind").and_then(Value::as_str))
+        else {
+            continue;
+        };
+        if kind != "ServiceAccount" {
+            continue;
+        }
+        match ns.as_str() {
+            Some(n) => out.push(n.to_string()),
+            None => {
+                return Err(format!(
+                    "invalid input: namespace is blank for resource {}",
+                    r.cur_id()
+                ));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn role_ref(r: &Resource) -> Option<GvkSel> {
@@ -232,9 +246,6 @@ pub fn fix(res: &mut ResMap, config: &TransformerConfig) -> Result<(), String> {
         for n in names {
             by_prev_name.entry(n.to_string()).or_default().push(i);
         }
-    }
-    if by_prev_name.is_empty() {
-        return Ok(());
     }
     let pass = Pass {
         cands: &cands,
@@ -257,7 +268,7 @@ pub fn fix(res: &mut ResMap, config: &TransformerConfig) -> Result<(), String> {
             cur: r.cur_id(),
             prefixes: &prefixes,
             suffixes: &suffixes,
-            binding_namespaces: binding_namespaces(r),
+            binding_namespaces: binding_namespaces(r)?,
             role_ref: role_ref(r),
         };
         let mut node = Value::Object(std::mem::take(&mut r.obj));

@@ -86,6 +86,17 @@ pub fn smp_one(r: &mut Resource, patch: &Value, opts: PatchOptions) -> Result<bo
     let Value::Object(pm) = patch else {
         return Err("a strategic merge patch must be a mapping".into());
     };
+    // kustomize merges a copy of the patch given the target's apiVersion (and kind, unless
+    // the kind may change).
+    let mut pm = pm.clone();
+    pm.insert(
+        "apiVersion".into(),
+        Value::String(r.api_version().to_string()),
+    );
+    if !opts.allow_kind_change {
+        pm.insert("kind".into(), Value::String(kind.clone()));
+    }
+    let pm = &pm;
     match super::kyaml_merge::merge(&r.obj, pm, &gvk)? {
         Some(m) if !m.is_empty() => r.obj = m,
         _ => return Ok(false),

@@ -104,7 +104,7 @@ fn lookup<'a>(node: &'a Value, segs: &[String]) -> Option<&'a Value> {
         return Some(node);
     };
     match node {
-        Value::Object(m) => lookup(m.get(first.as_str())?, rest),
+        Value::Object(m) => lookup(m.get(map_key(first))?, rest),
         Value::Array(items) => {
             if let Some((k, v)) = bracket(first) {
                 let item = items.iter().find(|i| item_matches(i, &k, &v))?;
@@ -116,6 +116,14 @@ fn lookup<'a>(node: &'a Value, segs: &[String]) -> Option<&'a Value> {
             }
         }
         _ => None,
+    }
+}
+
+/// A map key written in brackets (`[topology.example.com/region]`) is the text inside.
+fn map_key(seg: &str) -> &str {
+    match seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+        Some(inner) if !inner.contains('=') => inner,
+        _ => seg,
     }
 }
 
@@ -144,7 +152,7 @@ fn visit(node: &mut Value, segs: &[String], create: bool, f: &mut dyn FnMut(&mut
             if first == "*" {
                 return m.values_mut().map(|v| visit(v, rest, create, f)).sum();
             }
-            if !m.contains_key(first.as_str()) {
+            if !m.contains_key(map_key(first)) {
                 if !create {
                     return 0;
                 }
@@ -155,9 +163,9 @@ fn visit(node: &mut Value, segs: &[String], create: bool, f: &mut dyn FnMut(&mut
                 } else {
                     Value::Object(Map::new())
                 };
-                m.insert(first.clone(), fresh);
+                m.insert(map_key(first).to_string(), fresh);
             }
-            match m.get_mut(first.as_str()) {
+            match m.get_mut(map_key(first)) {
                 Some(child) => {
                     if child.is_null() && create && !rest.is_empty() {
                         *child = Value::Object(Map::new());
