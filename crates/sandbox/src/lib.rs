@@ -25,6 +25,7 @@ pub mod server;
 pub mod tls;
 
 // The write semantics (W): PATCH forms, server-side apply, defaulting.
+pub mod defaults;
 pub mod patch;
 pub mod ssa;
 
