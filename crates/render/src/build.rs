@@ -397,10 +397,16 @@ impl<'a> Builder<'a> {
         acc: &mut Acc,
     ) -> Result<(), RenderError> {
         let kfile = &ldr.kfile;
-        let mut config = self.builtin.clone();
-        if let Some(extra) = &acc.extra {
-            config.merge(extra);
-        }
+        let merged;
+        let config = match &acc.extra {
+            None => &self.builtin,
+            Some(extra) => {
+                let mut c = self.builtin.clone();
+                c.merge(extra);
+                merged = c;
+                &merged
+            }
+        };
         let fail = |field: String| move |e: String| RenderError::field(kfile, field, e);
 
         for (i, entry) in k.patches_strategic_merge.iter().enumerate() {
@@ -541,9 +547,7 @@ impl<'a> Builder<'a> {
             replicas::transform(&mut acc.res, &r.name, r.count, &config.replicas)
                 .map_err(fail(format!("replicas[{i}]")))?;
         }
-        for img in &k.images {
-            images::transform(&mut acc.res, img, &config.images);
-        }
+        images::Images::new(&k.images).transform(&mut acc.res, &config.images);
         for (i, entry) in k.replacements.iter().enumerate() {
             let field = format!("replacements[{i}]");
             for rep in load_replacements(ldr, entry, &field)? {

@@ -108,12 +108,14 @@ impl FileSystem for DiskFs {
         std::fs::read(&real).map_err(|e| io_error(&e))
     }
 
+    // Existence checks follow links without resolving them (cheap); every read resolves
+    // and refuses a path that ends outside the root, so a link cannot leak content.
     fn is_dir(&self, path: &Path) -> bool {
-        self.resolve(path).map(|p| p.is_dir()).unwrap_or(false)
+        self.root.join(path).is_dir()
     }
 
     fn is_file(&self, path: &Path) -> bool {
-        self.resolve(path).map(|p| p.is_file()).unwrap_or(false)
+        self.root.join(path).is_file()
     }
 }
 

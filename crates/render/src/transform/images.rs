@@ -1,6 +1,8 @@
 //! `images`: rewrite container images by name (new name, tag, digest) wherever pods have
 //! `containers` or `initContainers`, plus any `images` field specs from `configurations`.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use crate::fieldspec::{FieldSpec, Leaf, walk};
@@ -77,65 +79,124 @@ fn update(value: &str, img: &ImageEntry, new_tag: &str) -> Option<String> {
     Some(name)
 }
 
-fn set_image(node: &mut Value, img: &ImageEntry, new_tag: &str) {
-    if let Value::String(s) = node
-        && let Some(new) = update(s, img, new_tag)
-    {
-        *s = new;
-    }
+/// All `images` entries of a kustomization, indexed by image name so one pass over the
+/// objects applies them all (one pass per entry would be quadratic in big repositories).
+pub struct Images<'a> {
+    entries: Vec<(&'a ImageEntry, String)>,
+    by_name: HashMap<&'a str, Vec<usize>>,
+    /// Entries whose name carries a tag or digest: checked against every image.
+    odd: Vec<usize>,
 }
 
-/// Find `containers` / `initContainers` sequences anywhere and update their images.
-fn legacy(node: &mut Value, img: &ImageEntry, new_tag: &str) {
-    match node {
-        Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                if (k == "containers" || k == "initContainers")
-                    && let Value::Array(items) = v
-                {
-                    for c in items.iter_mut() {
-                        if let Some(image) = c.get_mut("image") {
-                            set_image(image, img, new_tag);
-                        }
-                    }
-                }
-                legacy(v, img, new_tag);
+impl<'a> Images<'a> {
+    pub fn new(list: &'a [ImageEntry]) -> Self {
+        let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut odd = Vec::new();
+        let mut entries = Vec::new();
+        for (i, img) in list.iter().enumerate() {
+            let tag = img
+                .new_tag
+                .as_ref()
+                .and_then(scalar_text)
+                .unwrap_or_default();
+            entries.push((img, tag));
+            if split(&img.name).0 == img.name {
+                by_name.entry(img.name.as_str()).or_default().push(i);
+            } else {
+                odd.push(i);
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|i| legacy(i, img, new_tag)),
-        _ => {}
-    }
-}
-
-/// Apply one `images` entry.
-pub fn transform(res: &mut ResMap, img: &ImageEntry, specs: &[FieldSpec]) {
-    let new_tag = img
-        .new_tag
-        .as_ref()
-        .and_then(scalar_text)
-        .unwrap_or_default();
-    for r in res.iter_mut() {
-        let (group, version) = r.group_version();
-        let (group, version) = (group.to_string(), version.to_string());
-        let kind = r.kind().to_string();
-        let mut node = Value::Object(std::mem::take(&mut r.obj));
-        legacy(&mut node, img, &new_tag);
-        for spec in specs
-            .iter()
-            .filter(|s| s.gvk.selects(&group, &version, &kind))
-        {
-            let _ = walk(
-                &mut node,
-                &spec.segments,
-                spec.create.then_some(Leaf::Scalar),
-                &mut |n| {
-                    set_image(n, img, &new_tag);
-                    Ok(())
-                },
-            );
+        Self {
+            entries,
+            by_name,
+            odd,
         }
-        if let Value::Object(m) = node {
-            r.obj = m;
+    }
+
+    /// Apply the entries, in order, to one image reference (a later entry sees what an
+    /// earlier one wrote, as when kustomize runs them one after another).
+    fn apply(&self, s: &mut String) {
+        let mut pos = 0;
+        loop {
+            let name = split(s).0;
+            let next = self
+                .by_name
+                .get(name)
+                .into_iter()
+                .flatten()
+                .chain(&self.odd)
+                .copied()
+                .filter(|&i| i >= pos)
+                .filter(|&i| matches(s, &self.entries[i].0.name))
+                .min();
+            let Some(i) = next else {
+                return;
+            };
+            let (img, tag) = &self.entries[i];
+            if let Some(new) = update(s, img, tag) {
+                *s = new;
+            }
+            pos = i + 1;
+        }
+    }
+
+    fn set(&self, node: &mut Value) {
+        if let Value::String(s) = node {
+            self.apply(s);
+        }
+    }
+
+    /// Find `containers` / `initContainers` sequences anywhere and update their images.
+    fn legacy(&self, node: &mut Value) {
+        match node {
+            Value::Object(map) => {
+                for (k, v) in map.iter_mut() {
+                    if (k == "containers" || k == "initContainers")
+                        && let Value::Array(items) = v
+                    {
+                        for c in items.iter_mut() {
+                            if let Some(image) = c.get_mut("image") {
+                                self.set(image);
+                            }
+                        }
+                    }
+                    self.legacy(v);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|i| self.legacy(i)),
+            _ => {}
+        }
+    }
+
+    /// Apply every entry to every object: pod containers anywhere, then the `images` field
+    /// specs of `configurations`.
+    pub fn transform(&self, res: &mut ResMap, specs: &[FieldSpec]) {
+        if self.entries.is_empty() {
+            return;
+        }
+        for r in res.iter_mut() {
+            let (group, version) = r.group_version();
+            let (group, version) = (group.to_string(), version.to_string());
+            let kind = r.kind().to_string();
+            let mut node = Value::Object(std::mem::take(&mut r.obj));
+            self.legacy(&mut node);
+            for spec in specs
+                .iter()
+                .filter(|s| s.gvk.selects(&group, &version, &kind))
+            {
+                let _ = walk(
+                    &mut node,
+                    &spec.segments,
+                    spec.create.then_some(Leaf::Scalar),
+                    &mut |n| {
+                        self.set(n);
+                        Ok(())
+                    },
+                );
+            }
+            if let Value::Object(m) = node {
+                r.obj = m;
+            }
         }
     }
 }
