@@ -293,11 +293,6 @@ impl Config {
             .collect())
     }
 
-    /// The directory of `ring`'s kustomization.
-    pub fn ring_dir(&self, ring: &Ring) -> PathBuf {
-        self.root.join(&ring.path)
-    }
-
     fn known(&self) -> String {
         let names: Vec<String> = self
             .rings
@@ -378,7 +373,10 @@ mod tests {
         assert_eq!(dev.soak.to_string(), "0s");
         assert_eq!(dev.approval, Approval::None);
         assert!(dev.prune);
-        assert_eq!(config.ring_dir(dev), Path::new("/repo/environments/dev"));
+        assert_eq!(
+            config.root.join(&dev.path),
+            Path::new("/repo/environments/dev")
+        );
     }
 
     #[test]
@@ -484,7 +482,11 @@ mod tests {
         }
         for ring in &config.rings {
             assert!(
-                config.ring_dir(ring).join("kustomization.yaml").is_file(),
+                config
+                    .root
+                    .join(&ring.path)
+                    .join("kustomization.yaml")
+                    .is_file(),
                 "{}",
                 ring.name
             );

@@ -34,7 +34,18 @@ fn a_ring_the_file_lacks_is_named_with_the_file() {
 
 #[test]
 fn no_gitops_yaml_here_or_above() {
-    let out = Test::new()
+    let test = Test::new();
+    // The search climbs past the scratch folder; a stray file above it would be found.
+    let stray = test
+        .path()
+        .ancestors()
+        .map(|dir| dir.join("gitops.yaml"))
+        .find(|file| file.exists());
+    assert!(
+        stray.is_none(),
+        "remove {stray:?}: this test needs no `gitops.yaml` above the temp folder"
+    );
+    let out = test
         .create_dir("somewhere/deeper")
         .current_dir("somewhere/deeper")
         .args(["render", "--all"])
