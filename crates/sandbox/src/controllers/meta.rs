@@ -213,20 +213,17 @@ pub fn fnv32a(bytes: &[u8]) -> u32 {
     })
 }
 
-/// A number written in the API machinery's "safe" alphabet (no vowels, no look-alikes), as
-/// `rand.SafeEncodeString` does for `pod-template-hash`.
+/// A hash written in the API machinery's "safe" alphabet (no vowels, no look-alikes), as
+/// `rand.SafeEncodeString(fmt.Sprint(hash))` does for `pod-template-hash`: each decimal digit
+/// becomes one letter, so hashes are 9 or 10 characters long like the real ones.
 /// https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#pod-template-hash-label
-pub fn safe_encode(mut value: u32) -> String {
+pub fn safe_encode(value: u32) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut out = Vec::new();
-    loop {
-        out.push(ALPHABET[(value % ALPHABET.len() as u32) as usize]);
-        value /= ALPHABET.len() as u32;
-        if value == 0 {
-            break;
-        }
-    }
-    String::from_utf8(out).unwrap_or_default()
+    value
+        .to_string()
+        .bytes()
+        .map(|b| char::from(ALPHABET[usize::from(b) % ALPHABET.len()]))
+        .collect()
 }
 
 /// The hash of a pod template (with a collision count), as the Deployment and ReplicaSet

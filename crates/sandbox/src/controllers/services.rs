@@ -274,7 +274,10 @@ fn endpoints(ctx: &mut Context<'_>, service: &Value, pods: &[Value]) {
     );
     let slice_name = format!(
         "{name}-{}",
-        &meta::safe_encode(meta::fnv32a(meta::uid(service).as_bytes()))
+        meta::safe_encode(meta::fnv32a(meta::uid(service).as_bytes()))
+            .chars()
+            .take(5)
+            .collect::<String>()
     );
     upsert(
         ctx,

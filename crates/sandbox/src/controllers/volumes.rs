@@ -62,7 +62,7 @@ fn strings(value: Option<&Value>) -> Vec<String> {
 fn matches(claim: &Value, volume: &Value, class: &str) -> bool {
     let claim_ref_ok = match volume.pointer("/spec/claimRef") {
         None | Some(Value::Null) => {
-            meta::str_at(volume, "/status/phase").is_none_or(|p| p == "Available")
+            meta::str_at(volume, "/status/phase").is_none_or(|p| p == "Available" || p == "Pending")
         }
         Some(r) => {
             r["name"] == meta::name(claim)
@@ -378,7 +378,9 @@ fn release_volumes(ctx: &mut Context<'_>, claims: &[Value]) {
     let (volumes, _) = ctx.store.list(&keys::persistent_volumes(), None);
     for volume in volumes {
         let phase = meta::str_at(&volume, "/status/phase");
-        if phase.is_none() {
+        if phase.is_none_or(|p| p == "Pending")
+            && volume.pointer("/spec/claimRef").is_none_or(Value::is_null)
+        {
             let mut available = volume.clone();
             meta::set(
                 &mut available,
