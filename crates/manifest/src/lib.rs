@@ -2,6 +2,7 @@
 
 pub mod merge_keys;
 pub mod object_ref;
+pub mod schema;
 pub mod strategic_merge;
 pub mod yaml;
 
