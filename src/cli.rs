@@ -29,6 +29,12 @@ pub enum Command {
     Build(BuildArgs),
     /// Build the named rings (or all) of `gitops.yaml`.
     Render(RenderArgs),
+    /// Keep the rings in step with a git branch: a daemon that applies each new commit ring by
+    /// ring (same gates and rollback as `apply`), reports drift, and serves health, metrics and
+    /// status. `--repo` takes a folder or a URL (https, ssh, file://).
+    Watch(WatchArgs),
+    /// Approve a commit for a ring with `approval: required`, for the watch daemon.
+    Approve(ApproveArgs),
 }
 
 #[derive(Debug, Args)]
@@ -57,4 +63,57 @@ pub struct RenderArgs {
     /// Write one file per ring, `DIR/<ring>.yaml`, instead of printing to stdout.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+/// How the daemon writes its log lines (stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The branch to follow; default: the checked-out branch of a folder, the default branch of a URL.
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
+
+    /// How often to fetch a URL and to re-plan for drift (a folder is also watched for commits).
+    #[arg(long, value_name = "DURATION", default_value = "1m")]
+    pub interval: crate::duration::Duration,
+
+    /// Serve `/healthz`, `/readyz`, `/metrics` and `/status` on this address.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
+
+    /// Correct drift by applying git again (default: only report it).
+    #[arg(long)]
+    pub self_heal: bool,
+
+    /// Only these rings (names, comma-separated or repeated); default: all.
+    #[arg(long, value_name = "RING", value_delimiter = ',', num_args = 1..)]
+    pub rings: Vec<String>,
+
+    /// How log lines are written.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+
+    /// Where a URL is cloned; default: `$XDG_CACHE_HOME/gitops/watch` (or `~/.cache/...`).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Run rings only while holding the leader Lease (for several replicas in a cluster).
+    #[arg(long)]
+    pub leader_elect: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The ring waiting for an approval.
+    pub ring: String,
+
+    /// The commit to approve (full id, or a prefix of at least 7 characters).
+    pub commit: String,
 }

@@ -11,6 +11,9 @@ mod history;
 mod lock;
 mod output;
 mod plan;
+#[cfg(test)]
+mod pipeline_examples;
+mod watch;
 mod health;
 
 use std::process::ExitCode;

@@ -4,6 +4,7 @@
 pub mod apply_calls;
 pub mod connect;
 pub mod error;
+pub mod in_cluster;
 pub mod kinds;
 pub mod objects;
 pub mod observe;

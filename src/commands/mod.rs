@@ -1,7 +1,9 @@
 //! One file per subcommand: glue between the CLI and the library modules.
 
+mod approve;
 mod build;
 mod render;
+mod watch;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Exit;
@@ -11,5 +13,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Build(args) => build::run(&cli.global, &args),
         Command::Render(args) => render::run(&cli.global, &args),
+        Command::Watch(args) => watch::run(&cli.global, &args),
+        Command::Approve(args) => approve::run(&cli.global, &args),
     }
 }

@@ -6,3 +6,4 @@ mod harness;
 mod differential;
 mod gitops_yaml;
 mod render;
+mod watch;
