@@ -195,6 +195,7 @@ pub fn apply(
     };
     let mine = entries.iter().position(|e| e.same_identity(&me));
     let last_set = mine.map(|i| entries[i].fields.clone()).unwrap_or_default();
+    let last_time = mine.and_then(|i| entries[i].time.clone());
     if let Some(i) = mine {
         entries.remove(i);
     }
@@ -233,6 +234,18 @@ pub fn apply(
     }
     entries.push(me);
     write_managed_fields(&mut merged, &entries);
+    // A no-op apply leaves the object as it was, managedFields' time included, so that
+    // re-applying an unchanged configuration does not make a new resourceVersion.
+    if let (Some(live), Some(time)) = (live, last_time) {
+        if let Some(entry) = entries.last_mut() {
+            entry.time = Some(time);
+        }
+        let mut unchanged = merged.clone();
+        write_managed_fields(&mut unchanged, &entries);
+        if &unchanged == live {
+            return Ok(unchanged);
+        }
+    }
     Ok(merged)
 }
 

@@ -430,3 +430,25 @@ fn a_list_item_without_its_key_is_rejected() {
         "{err}"
     );
 }
+
+#[test]
+fn reapplying_the_same_configuration_changes_nothing() {
+    let live = apply(None, &deployment(2, ""), &deploy_gvk(), &opts("gitops")).expect("applies");
+    let again = apply(
+        Some(&live),
+        &deployment(2, ""),
+        &deploy_gvk(),
+        &forced("gitops"),
+    )
+    .expect("applies");
+    assert_eq!(again, live);
+    // A real change records the new time.
+    let changed = apply(
+        Some(&live),
+        &deployment(3, ""),
+        &deploy_gvk(),
+        &forced("gitops"),
+    )
+    .expect("applies");
+    assert_eq!(entry(&changed, "gitops").expect("entry")["time"], T2);
+}
