@@ -154,17 +154,36 @@ fn check_pipeline(file: &str) {
             _ => None,
         })
         .collect();
-    let applied: Vec<String> = applies.iter().map(|(r, _)| r.clone()).collect();
-    assert_eq!(
-        applied, rings,
-        "{file}: the apply stages must follow gitops.yaml"
-    );
-    for ((ring, approves), r) in applies.iter().zip(&config.rings) {
-        let required = r.approval == crate::config::Approval::Required;
+    let mut applied: Vec<String> = applies.iter().map(|(r, _)| r.clone()).collect();
+    applied.sort();
+    let mut sorted = rings.clone();
+    sorted.sort();
+    assert_eq!(applied, sorted, "{file}: one apply per ring");
+    for (ring, approves) in &applies {
+        let required = config
+            .ring(ring)
+            .is_some_and(|r| r.approval == crate::config::Approval::Required);
         assert_eq!(
             *approves, required,
             "{file}: ring `{ring}`: `--approve` exactly when the ring requires approval"
         );
+    }
+    // Each ring's stage (job) depends on the previous ring's, the first on the plan: the
+    // release follows gitops.yaml order.
+    let stages = stages_by_environment(&docs[0]);
+    let mut previous = "plan".to_string();
+    for ring in &rings {
+        let (name, needs) = stages
+            .iter()
+            .find(|(_, (env, _))| env == ring)
+            .map(|(n, (_, needs))| (n.clone(), needs.clone()))
+            .unwrap_or_else(|| panic!("{file}: no stage with `environment: {ring}`"));
+        assert_eq!(
+            needs,
+            vec![previous.clone()],
+            "{file}: `{name}` must depend on `{previous}` only"
+        );
+        previous = name;
     }
 
     let mut envs = BTreeSet::new();
@@ -202,6 +221,38 @@ fn check_pipeline(file: &str) {
             );
         }
     }
+}
+
+/// Stage (Azure) or job (GitHub) name → (its environment, what it depends on).
+fn stages_by_environment(doc: &Value) -> Vec<(String, (String, Vec<String>))> {
+    let list = |v: &Value| -> Vec<String> {
+        match v {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut out = Vec::new();
+    if let Some(stages) = doc["stages"].as_array() {
+        for stage in stages {
+            let mut envs = BTreeSet::new();
+            environments(stage, &mut envs);
+            if let (Some(name), Some(env)) = (stage["stage"].as_str(), envs.into_iter().next()) {
+                out.push((name.to_string(), (env, list(&stage["dependsOn"]))));
+            }
+        }
+    }
+    if let Some(jobs) = doc["jobs"].as_object() {
+        for (name, job) in jobs {
+            if let Some(env) = job["environment"].as_str() {
+                out.push((name.clone(), (env.to_string(), list(&job["needs"]))));
+            }
+        }
+    }
+    out
 }
 
 #[test]
