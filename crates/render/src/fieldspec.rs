@@ -3,8 +3,6 @@
 
 use serde_json::{Map, Value};
 
-use crate::resource::Resource;
-
 /// A GVK pattern; empty parts match anything (kustomize's `Gvk.IsSelected`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GvkSel {
@@ -34,11 +32,6 @@ impl GvkSel {
         (self.group.is_empty() || self.group == group)
             && (self.version.is_empty() || self.version == version)
             && (self.kind.is_empty() || self.kind == kind)
-    }
-
-    pub fn selects_res(&self, r: &Resource) -> bool {
-        let (g, v) = r.group_version();
-        self.selects(g, v, r.kind())
     }
 }
 
@@ -148,20 +141,5 @@ pub fn walk(
         }
         // A scalar where the path goes on: nothing to visit.
         _ => Ok(()),
-    }
-}
-
-/// Whether the object has something at the path (without creating anything).
-pub fn has_path(node: &Value, segments: &[String]) -> bool {
-    let Some((first, rest)) = segments.split_first() else {
-        return true;
-    };
-    match node {
-        Value::Array(items) => items.iter().any(|i| has_path(i, segments)),
-        Value::Object(map) => {
-            let name = first.strip_suffix("[]").unwrap_or(first);
-            map.get(name).is_some_and(|c| has_path(c, rest))
-        }
-        _ => false,
     }
 }

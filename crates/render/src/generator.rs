@@ -218,7 +218,7 @@ fn strip_quotes(v: &str) -> &str {
 fn wrapped_base64(bytes: &[u8]) -> String {
     const LINE: usize = 70;
     let enc = base64::engine::general_purpose::STANDARD.encode(bytes);
-    if enc.len() / LINE + 1 <= 1 {
+    if enc.len() < LINE {
         return enc;
     }
     let mut out = String::with_capacity(enc.len() + enc.len() / LINE + 1);

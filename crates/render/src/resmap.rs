@@ -27,18 +27,6 @@ pub struct ResMap {
 }
 
 impl ResMap {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn len(&self) -> usize {
-        self.list.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
-    }
-
     pub fn iter(&self) -> std::slice::Iter<'_, Resource> {
         self.list.iter()
     }
@@ -47,12 +35,6 @@ impl ResMap {
     pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, Resource> {
         self.index = None;
         self.list.iter_mut()
-    }
-
-    /// Mutable access to all objects as a slice; drops the index.
-    pub fn as_mut_slice(&mut self) -> &mut [Resource] {
-        self.index = None;
-        &mut self.list
     }
 
     pub fn get(&self, i: usize) -> Option<&Resource> {
@@ -82,11 +64,6 @@ impl ResMap {
                 .map(|(i, r)| (key(&r.cur_id()), i))
                 .collect()
         })
-    }
-
-    /// Position of the object whose current id is `id`.
-    pub fn position(&mut self, id: &ResId) -> Option<usize> {
-        self.index().get(&key(id)).copied()
     }
 
     /// Add an object; an object with the same id already present is an error (its id).

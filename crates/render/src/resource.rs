@@ -171,10 +171,6 @@ impl Resource {
         }
     }
 
-    pub fn group(&self) -> &str {
-        self.group_version().0
-    }
-
     /// The current id.
     pub fn cur_id(&self) -> ResId {
         let (g, v) = self.group_version();

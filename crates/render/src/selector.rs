@@ -5,7 +5,7 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::kustomization::Selector;
-use crate::resource::{ResId, Resource, effective_ns};
+use crate::resource::{Resource, effective_ns};
 
 /// A compiled `target` of a patch (kustomize's `SelectorRegex`).
 pub struct TargetMatcher {
@@ -82,15 +82,6 @@ impl TargetMatcher {
         }
         true
     }
-}
-
-/// kustomize's `ResId.IsSelectedBy`: exact name and namespace when given, GVK pattern.
-pub fn id_selected_by(id: &ResId, s: &Selector) -> bool {
-    (s.name.is_empty() || s.name == id.name)
-        && (s.namespace.is_empty() || s.namespace == id.namespace)
-        && (s.group.is_empty() || s.group == id.group)
-        && (s.version.is_empty() || s.version == id.version)
-        && (s.kind.is_empty() || s.kind == id.kind)
 }
 
 /// One requirement of a Kubernetes label selector.

@@ -92,10 +92,10 @@ fn merge_map(
 
 /// The keys items of this list are matched by, if it is an associative list.
 fn list_keys(dest: &[Value], patch: &[Value], field: FieldSchema) -> Option<Vec<&'static str>> {
-    if let Some(SsaListType::Map(keys)) = field.ssa {
-        if matches!(field.smp, Some(SmpStrategy::MergeByKey(_))) {
-            return Some(keys.to_vec());
-        }
+    if let Some(SsaListType::Map(keys)) = field.ssa
+        && matches!(field.smp, Some(SmpStrategy::MergeByKey(_)))
+    {
+        return Some(keys.to_vec());
     }
     if let Some(SmpStrategy::MergeByKey(k)) = field.smp {
         return Some(vec![k]);

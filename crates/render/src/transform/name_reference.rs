@@ -60,7 +60,7 @@ impl Pass<'_> {
         if who.cur.is_cluster_scoped() || c.cur.is_cluster_scoped() || who.cur.ns_equals(&c.cur) {
             return true;
         }
-        who.binding_namespaces.iter().any(|n| *n == c.cur.namespace)
+        who.binding_namespaces.contains(&c.cur.namespace)
     }
 
     /// kustomize's `selectReferral`.
