@@ -8,9 +8,11 @@ use serde_json::Value;
 
 use super::Ctx;
 use super::status::{ApiError, Cause, MAX_OBJECT_BYTES};
+use crate::defaults;
 use crate::ssa::{self, Scope, SsaError};
 use crate::store::now_timestamp;
 use gitops_manifest::merge_keys::Gvk;
+use gitops_manifest::schema::{self, FieldValidation, IssueKind, Rejection};
 
 /// The kind of the request's resource, for the schema tables.
 pub(crate) fn gvk(ctx: &Ctx<'_>) -> Gvk {
@@ -110,8 +112,73 @@ pub(crate) fn record(ctx: &Ctx<'_>, old: Option<&Value>, new: Value) -> Result<V
     .map_err(|e| ssa_error(ctx, &e))
 }
 
-/// The last step before the store: the size etcd accepts.
-pub(crate) fn finish(_ctx: &Ctx<'_>, object: Value) -> Result<Value, ApiError> {
+/// The field validation mode of a write; the server's default is `Warn`.
+/// https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation
+fn validation_mode(ctx: &Ctx<'_>, options_kind: &str) -> Result<FieldValidation, ApiError> {
+    match ctx.query.field_validation.as_deref() {
+        None | Some("") => Ok(FieldValidation::Warn),
+        Some(value) => FieldValidation::parse(value).ok_or_else(|| {
+            ApiError::invalid_options(
+                options_kind,
+                &[Cause {
+                    reason: "FieldValueNotSupported".to_owned(),
+                    message: format!("Unsupported value: \"{value}\": supported values: \"Ignore\", \"Strict\", \"Warn\""),
+                    field: "fieldValidation".to_owned(),
+                }],
+            )
+        }),
+    }
+}
+
+fn cause_reason(kind: IssueKind) -> &'static str {
+    match kind {
+        IssueKind::Required => "FieldValueRequired",
+        IssueKind::UnknownField => "FieldValueNotFound",
+        IssueKind::WrongType | IssueKind::Invalid => "FieldValueInvalid",
+    }
+}
+
+fn rejection(ctx: &Ctx<'_>, object: &Value, rejection: Rejection) -> ApiError {
+    let name = crate::store::meta_str(object, "name").unwrap_or(ctx.name());
+    match rejection {
+        // The real decoder names the kind it could not decode into.
+        Rejection::BadRequest { message, .. } => ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: {message}",
+            kind = ctx.info.kind,
+            version = ctx.info.version
+        )),
+        Rejection::Invalid(issues) => {
+            let causes: Vec<Cause> = issues
+                .iter()
+                .map(|i| Cause {
+                    reason: cause_reason(i.kind).to_owned(),
+                    message: i.message.clone(),
+                    field: i.path.clone(),
+                })
+                .collect();
+            ApiError::invalid(&ctx.info, name, &causes)
+        }
+    }
+}
+
+/// The last steps before the store, as the real server decodes a write: field validation
+/// (`Strict` rejects unknown fields, `Warn` drops them with a `Warning` header, `Ignore` drops
+/// them), API defaulting, and the size etcd accepts.
+/// https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation
+pub(crate) fn finish(ctx: &Ctx<'_>, object: Value) -> Result<Value, ApiError> {
+    let mode = validation_mode(ctx, "PatchOptions")?;
+    let mut object = match schema::check_write(&object, mode) {
+        Ok(warnings) => {
+            ctx.warn(warnings);
+            if mode == FieldValidation::Strict {
+                object
+            } else {
+                schema::prune_unknown(&object)
+            }
+        }
+        Err(e) => return Err(rejection(ctx, &object, e)),
+    };
+    defaults::apply_defaults(&mut object, &gvk(ctx));
     // etcd refuses values over its request limit; the real server passes that on as 413.
     if serde_json::to_vec(&object).map_or(0, |b| b.len()) > MAX_OBJECT_BYTES {
         return Err(ApiError::object_too_large());

@@ -12,6 +12,7 @@ mod list;
 mod log;
 mod openapi;
 mod patch;
+mod protobuf;
 pub mod request;
 mod scale;
 pub mod selector;
@@ -43,12 +44,19 @@ pub(crate) struct Ctx<'a> {
     pub(crate) query: Query,
     pub(crate) headers: &'a HeaderMap,
     pub(crate) body: Bytes,
+    /// `Warning` headers to send with the response (field validation `Warn`).
+    pub(crate) warnings: std::cell::RefCell<Vec<String>>,
 }
 
 impl Ctx<'_> {
     /// The object's name; only called on routes that have one.
     pub(crate) fn name(&self) -> &str {
         self.path.name.as_deref().unwrap_or_default()
+    }
+
+    /// Adds warnings for the response's `Warning` headers.
+    pub(crate) fn warn(&self, warnings: Vec<String>) {
+        self.warnings.borrow_mut().extend(warnings);
     }
 
     /// The requested resource as error messages name it (`deployments.apps`).
@@ -144,13 +152,23 @@ async fn route(
                 query,
                 headers,
                 body,
+                warnings: std::cell::RefCell::default(),
             };
-            resource(&ctx, method).await
+            let mut response = resource(&ctx, method)?;
+            // https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation: one
+            // `Warning: 299 - "<text>"` header per warning, as RFC 7234 warnings.
+            for warning in ctx.warnings.borrow().iter() {
+                let text = format!("299 - {}", serde_json::Value::String(warning.clone()));
+                if let Ok(value) = HeaderValue::from_str(&text) {
+                    response.headers_mut().append(http::header::WARNING, value);
+                }
+            }
+            Ok(response)
         }
     }
 }
 
-async fn resource(ctx: &Ctx<'_>, method: &Method) -> ApiResult {
+fn resource(ctx: &Ctx<'_>, method: &Method) -> ApiResult {
     let sub = ctx.path.subresource.as_deref();
     let named = ctx.path.name.is_some();
     match (method.as_str(), named, sub) {

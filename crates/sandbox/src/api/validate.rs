@@ -53,6 +53,10 @@ pub fn decode_object(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
                 ApiError::bad_request(format!("couldn't get version/kind; yaml parse error: {e}"))
             })?
         }
+        // Only some kinds can be read from protobuf; the others answer 415 listing JSON and YAML.
+        "application/vnd.kubernetes.protobuf" => {
+            super::protobuf::decode(&ctx.body, &WRITE_TYPES[..2])?
+        }
         other => return Err(ApiError::unsupported_media_type(other, &WRITE_TYPES[..2])),
     };
     if !value.is_object() {

@@ -7,6 +7,7 @@ mod errors;
 mod gc;
 mod lists;
 mod patch;
+mod validation;
 mod watch;
 
 use std::future::Future;

@@ -1,0 +1,106 @@
+//! Field validation (`Strict`, `Warn`, `Ignore`) and API defaulting as a real server does them.
+//! https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation
+//! https://kubernetes.io/docs/reference/using-api/server-side-apply/ (a dry run shows the defaults)
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::json;
+
+use super::{raw, sandbox, timed};
+
+fn with_unknown_field() -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"replicaz": 3, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "app", "image": "nginx"}]}}},
+    }))
+    .unwrap()
+}
+
+const URL: &str = "/apis/apps/v1/namespaces/default/deployments";
+
+#[tokio::test]
+async fn strict_rejects_unknown_fields() {
+    timed(async {
+        let (_sandbox, client) = sandbox();
+        let (code, body) = raw(&client, "POST", &format!("{URL}?fieldValidation=Strict"), "application/json", with_unknown_field()).await;
+        assert_eq!((code, body["reason"].as_str()), (400, Some("BadRequest")));
+        assert_eq!(
+            body["message"],
+            "Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \"spec.replicaz\""
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn warn_stores_without_the_field_and_sends_a_warning_header() {
+    timed(async {
+        let (_sandbox, client) = sandbox();
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!("{URL}?fieldValidation=Warn"))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(with_unknown_field())
+            .unwrap();
+        let response = client.send(request.map(Into::into)).await.unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+        let warnings: Vec<&str> = response
+            .headers()
+            .get_all("warning")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(warnings, ["299 - \"unknown field \\\"spec.replicaz\\\"\""]);
+        let api: Api<Deployment> = Api::default_namespaced(client);
+        let stored = serde_json::to_value(api.get("web").await.unwrap()).unwrap();
+        assert!(stored["spec"].get("replicaz").is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn missing_required_fields_are_invalid() {
+    timed(async {
+        let (_sandbox, client) = sandbox();
+        let body = serde_json::to_vec(
+            &json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "nginx"}]}}}}),
+        )
+        .unwrap();
+        let (code, status) = raw(&client, "POST", URL, "application/json", body).await;
+        assert_eq!((code, status["reason"].as_str()), (422, Some("Invalid")));
+        let fields: Vec<&str> = status["details"]["causes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["field"].as_str().unwrap())
+            .collect();
+        assert!(fields.contains(&"spec.selector"), "{status}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_dry_run_apply_shows_the_server_defaults() {
+    timed(async {
+        let (_sandbox, client) = sandbox();
+        let api: Api<Deployment> = Api::default_namespaced(client);
+        let manifest = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}}},
+        });
+        let result = api.patch("web", &PatchParams::apply("gitops").dry_run(), &Patch::Apply(&manifest)).await.unwrap();
+        let value = serde_json::to_value(&result).unwrap();
+        assert_eq!(value["spec"]["replicas"], 1);
+        assert_eq!(value["spec"]["revisionHistoryLimit"], 10);
+        assert_eq!(value["spec"]["progressDeadlineSeconds"], 600);
+        assert_eq!(value["spec"]["strategy"]["type"], "RollingUpdate");
+        let container = &value["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["imagePullPolicy"], "IfNotPresent");
+        assert_eq!(container["terminationMessagePath"], "/dev/termination-log");
+        assert_eq!(api.get_opt("web").await.unwrap(), None, "a dry run stores nothing");
+    })
+    .await;
+}
