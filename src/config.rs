@@ -185,8 +185,17 @@ impl Config {
             source,
         };
         let handle = std::fs::File::open(file).map_err(read_error)?;
-        // Read one byte past the limit so an oversized file is refused by the YAML door
-        // without ever holding more than that in memory.
+        let size = handle.metadata().map_err(read_error)?.len();
+        if size > MAX_INPUT_BYTES as u64 {
+            return Err(ConfigError::Invalid {
+                path: file.to_path_buf(),
+                message: format!(
+                    "the file is {size} bytes, over the limit of {MAX_INPUT_BYTES} bytes"
+                ),
+            });
+        }
+        // Read one byte past the limit, so a file that grows (or a pipe) is still refused by
+        // the YAML door without ever holding more than that in memory.
         let mut text = String::new();
         handle
             .take(MAX_INPUT_BYTES as u64 + 1)

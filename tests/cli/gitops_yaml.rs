@@ -178,3 +178,37 @@ fn rings_and_all_together_is_a_usage_error() {
         .stderr_contains("cannot be used with")
         .run();
 }
+
+#[test]
+fn an_oversized_file_is_refused_before_parsing() {
+    let huge = format!("rings:\n  - name: dev\n# {}\n", "x".repeat(9 * 1024 * 1024));
+    with_rings(Test::new(), &["dev"])
+        .write("gitops.yaml", &huge)
+        .args(["render", "dev"])
+        .status(1)
+        .stderr_contains(format!(
+            "gitops.yaml`: the file is {} bytes, over the limit of 8388608 bytes",
+            huge.len()
+        ))
+        .run();
+}
+
+#[test]
+fn an_alias_bomb_is_refused() {
+    // Eleven levels of ten aliases each: 10^11 nodes if expanded.
+    let mut bomb =
+        String::from("rings:\n  - name: dev\n    context: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for level in 1..12 {
+        let refs = vec![format!("*a{}", level - 1); 10].join(", ");
+        bomb.push_str(&format!(
+            "  - name: r{level}\n    context: &a{level} [{refs}]\n"
+        ));
+    }
+    let out = with_rings(Test::new(), &["dev"])
+        .write("gitops.yaml", bomb)
+        .args(["render", "dev"])
+        .status(1)
+        .stderr_contains("gitops.yaml`: line 3")
+        .run();
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+}
