@@ -21,6 +21,18 @@ pub struct GlobalArgs {
     /// The repository root (the folder holding `gitops.yaml`); default: searched upward from here.
     #[arg(long, global = true, value_name = "PATH")]
     pub repo: Option<PathBuf>,
+
+    /// The kubeconfig file; default: `KUBECONFIG`, then `~/.kube/config`.
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "sandbox")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context for every ring; default: the ring's `context`, then the current one.
+    #[arg(long, global = true, value_name = "NAME", conflicts_with = "sandbox")]
+    pub context: Option<String>,
+
+    /// Target the embedded Kubernetes API emulator (state under `.gitops/sandbox/`) instead of a cluster.
+    #[arg(long, global = true)]
+    pub sandbox: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -29,6 +41,10 @@ pub enum Command {
     Build(BuildArgs),
     /// Build the named rings (or all) of `gitops.yaml`.
     Render(RenderArgs),
+    /// Diff the rings against the live cluster (server-side dry-run); optionally save the plan.
+    Plan(PlanArgs),
+    /// Print a saved plan file.
+    Show(ShowArgs),
     /// Keep the rings in step with a git branch: a daemon that applies each new commit ring by
     /// ring (same gates and rollback as `apply`), reports drift, and serves health, metrics and
     /// status. `--repo` takes a folder or a URL (https, ssh, file://).
@@ -64,6 +80,46 @@ pub struct RenderArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
+/// How a plan is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum PlanFormat {
+    /// Summary and coloured unified diffs.
+    #[default]
+    Text,
+    /// The versioned JSON schema of `docs/plan-json.md`.
+    Json,
+    /// Markdown, for a pull-request comment or a pipeline summary.
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub select: RingSelection,
+
+    /// Save the plan (for `gitops show` and `gitops apply --plan`); written with mode 0600.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// How to print the plan.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text, value_name = "FORMAT")]
+    pub output: PlanFormat,
+
+    /// Exit 2 when there are changes (0: none, 1: error).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The plan file written by `gitops plan --out`.
+    pub file: PathBuf,
+
+    /// How to print the plan.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text, value_name = "FORMAT")]
+    pub output: PlanFormat,
+}
+
 /// How the daemon writes its log lines (stderr).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum LogFormat {

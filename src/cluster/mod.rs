@@ -9,6 +9,7 @@ pub mod kinds;
 pub mod objects;
 pub mod observe;
 pub mod retry;
+pub mod sandbox;
 
 pub use connect::KubeconfigTarget;
 pub use error::ClusterError;
@@ -64,6 +65,12 @@ impl Cluster {
     /// The namespace of namespaced objects that name none (the context's namespace).
     pub fn default_namespace(&self) -> &str {
         self.client.default_namespace()
+    }
+
+    /// The client, for calls this module does not wrap (tests).
+    #[cfg(test)]
+    pub fn client(&self) -> &kube::Client {
+        &self.client
     }
 
     /// How many requests run at once.

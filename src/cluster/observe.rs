@@ -102,7 +102,11 @@ fn rendered_crds(objects: &[Rendered]) -> Vec<RenderedCrd> {
 enum Route {
     /// Served: read it and dry-run it.
     Served(Kind),
-    /// Not dry-run-able yet (its CRD or its namespace is created by this plan).
+    /// Served, but its namespace is created by this plan: nothing to read, and the dry-run
+    /// still validates the fields (the API server decodes, and so rejects unknown fields,
+    /// before admission finds the namespace missing and answers 404).
+    NamespacePending(Kind, String),
+    /// Not dry-run-able yet (its CRD is created by this plan).
     Skip(String),
 }
 
@@ -278,9 +282,9 @@ impl Cluster {
                 continue;
             }
             if rendered_namespaces.contains(&ns) {
-                p.route = Route::Skip(format!(
-                    "not dry-run: its namespace `{ns}` is created by this plan"
-                ));
+                if let Route::Served(kind) = &p.route {
+                    p.route = Route::NamespacePending(kind.clone(), ns);
+                }
             } else {
                 failures.push(ObjectFailure {
                     error: ClusterError::MissingNamespace {
@@ -306,6 +310,21 @@ impl Cluster {
         };
         let (live, dry_run) = match &p.route {
             Route::Skip(reason) => (None, DryRun::Skipped(reason.clone())),
+            Route::NamespacePending(kind, ns) => {
+                let skipped = DryRun::Skipped(format!(
+                    "validated, not predicted: its namespace `{ns}` is created by this plan"
+                ));
+                match self
+                    .dry_run_apply(kind, &p.id, &p.object, p.source.as_deref())
+                    .await
+                {
+                    // Only "namespace not found" is expected; anything else (a misspelled
+                    // field: 400, an invalid value: 422) is the object's fault.
+                    Err(ClusterError::Rejected { code: 404, .. }) => (None, skipped),
+                    Err(e) => return Err(fail(e)),
+                    Ok(_) => (None, skipped),
+                }
+            }
             Route::Served(kind) => {
                 let live = self.get(kind, &p.id).await.map_err(fail)?;
                 let result = self

@@ -2,7 +2,9 @@
 
 mod approve;
 mod build;
+pub(crate) mod plan;
 mod render;
+pub(crate) mod show;
 mod watch;
 
 use crate::cli::{Cli, Command};
@@ -13,6 +15,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Build(args) => build::run(&cli.global, &args),
         Command::Render(args) => render::run(&cli.global, &args),
+        Command::Plan(args) => plan::run(&cli.global, &args),
+        Command::Show(args) => show::run(&args),
         Command::Watch(args) => watch::run(&cli.global, &args),
         Command::Approve(args) => approve::run(&cli.global, &args),
     }

@@ -14,6 +14,9 @@ pub mod pipeline;
 pub mod sources;
 pub mod stale;
 
+#[cfg(test)]
+mod sandbox_tests;
+
 pub use change::{ChangeOp, LiveVersion, ObjectChange, Prediction};
 pub use compute::{DryRun, Observation, RingContext, ring_plan};
 pub use inventory::Inventory;

@@ -99,6 +99,19 @@ pub async fn plan_ring(
     on_progress: &(dyn Fn() + Send + Sync),
 ) -> Result<RingPlan, RingFailure> {
     let objects = render(config, ring)?;
+    plan_rendered(cluster, config, ring, objects, git, masker, on_progress).await
+}
+
+/// Plan one ring's already rendered `objects` against `cluster`.
+pub async fn plan_rendered(
+    cluster: &Cluster,
+    config: &Config,
+    ring: &Ring,
+    objects: Vec<serde_json::Value>,
+    git: GitState,
+    masker: &Masker,
+    on_progress: &(dyn Fn() + Send + Sync),
+) -> Result<RingPlan, RingFailure> {
     let sources = Sources::scan(&config.root);
     let rendered: Vec<Rendered> = objects
         .into_iter()
