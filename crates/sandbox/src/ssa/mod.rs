@@ -147,6 +147,11 @@ pub struct ApplyOptions<'a> {
 /// fields (`uid`, `resourceVersion`, `generation`, `creationTimestamp`), runs defaulting and
 /// validation, and checks `metadata.resourceVersion` of the configuration as a precondition.
 /// On the main resource `status` is neither applied nor owned.
+///
+/// Validate the configuration first (`gitops_manifest::schema::check_write` under the request's
+/// `fieldValidation`): the API server decodes an applied configuration before it merges it, so
+/// an unknown field or a wrong type is reported as such (400), never as a conflict.
+/// Duplicate list keys in the configuration are not rejected here: the later item is dropped.
 pub fn apply(
     live: Option<&Value>,
     config: &Value,
