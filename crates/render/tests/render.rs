@@ -2,6 +2,8 @@
 //! output `kubectl kustomize` gave), a differential run against `kubectl kustomize`, and
 //! every kind of bad input.
 
+#![allow(clippy::unwrap_used)] // test helpers fail loudly on a broken fixture tree
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
