@@ -45,6 +45,15 @@ pub enum Command {
     Plan(PlanArgs),
     /// Print a saved plan file.
     Show(ShowArgs),
+    /// Apply rings in `gitops.yaml` order: lock, approval, ordered server-side apply, health
+    /// gate, automatic rollback on failure, soak, revision record.
+    Apply(ApplyArgs),
+    /// List the revisions of a ring (newest last).
+    History(HistoryArgs),
+    /// Re-deploy an earlier revision of a ring as a new revision, through the same gates.
+    Rollback(RollbackArgs),
+    /// Remove a ring's lock left behind by a run that died.
+    Unlock(UnlockArgs),
     /// Keep the rings in step with a git branch: a daemon that applies each new commit ring by
     /// ring (same gates and rollback as `apply`), reports drift, and serves health, metrics and
     /// status. `--repo` takes a folder or a URL (https, ssh, file://).
@@ -172,4 +181,80 @@ pub struct ApproveArgs {
 
     /// The commit to approve (full id, or a prefix of at least 7 characters).
     pub commit: String,
+}
+
+/// How `apply`, `rollback` and `history` print their result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// Human text.
+    #[default]
+    Text,
+    /// JSON.
+    Json,
+}
+
+/// Flags shared by `apply` and `rollback`: how rings are gated and approved.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Approve rings with `approval: required` (names, comma-separated or repeated, or `all`).
+    #[arg(long, value_name = "RING", value_delimiter = ',', num_args = 1..)]
+    pub approve: Vec<String>,
+
+    /// Do not ask for confirmation of rings that need no approval.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// On a failed gate, leave the ring as it is instead of rolling it back.
+    #[arg(long)]
+    pub no_rollback: bool,
+
+    /// Fail on fields owned by another field manager instead of taking them over.
+    #[arg(long)]
+    pub no_force: bool,
+
+    /// How to print the result (progress always goes to stderr).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text, value_name = "FORMAT")]
+    pub output: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub select: RingSelection,
+
+    #[command(flatten)]
+    pub gate: GateArgs,
+
+    /// Apply exactly this saved plan (`gitops plan --out`); refused when the cluster moved since.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The ring.
+    pub ring: String,
+
+    /// How to print the revisions.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text, value_name = "FORMAT")]
+    pub output: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The ring.
+    pub ring: String,
+
+    /// The revision to re-deploy; default: the last successful one before the current.
+    #[arg(long, value_name = "N")]
+    pub to: Option<u64>,
+
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The ring whose lock to remove.
+    pub ring: String,
 }

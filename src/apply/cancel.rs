@@ -33,6 +33,7 @@ impl Trigger {
 
 impl Cancel {
     /// A flag that never fires.
+    #[cfg(test)]
     pub fn never() -> Self {
         let (tx, rx) = watch::channel(false);
         // Keep the sender alive for the program's life so `changed()` never resolves.

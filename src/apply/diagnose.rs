@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use gitops_manifest::ObjectRef;
 use serde_json::Value;
 
 use crate::apply::diagnosis::{Diagnosis, LOG_LINES, LogSource, log_source, pod_diagnosis, tail};
@@ -57,9 +56,4 @@ pub async fn diagnose(cluster: &Cluster, obs: &Observation) -> Vec<Diagnosis> {
         });
     }
     out
-}
-
-/// The ids of the objects a diagnosis is about (for messages).
-pub fn subjects(diagnosis: &[Diagnosis]) -> Vec<&ObjectRef> {
-    diagnosis.iter().map(|d| &d.object).collect()
 }

@@ -189,9 +189,12 @@ pub fn containers_of(pod: &Value) -> Vec<ContainerDiagnosis> {
     out
 }
 
-/// Which log explains a failing container.
+/// Which log explains a failing container: after a restart the crashed run is the previous
+/// one (`logs --previous`); before the first restart the crashed run is still the current
+/// container, and `--previous` has nothing
+/// (<https://kubernetes.io/docs/reference/kubectl/generated/kubectl_logs/>).
 pub fn log_source(container: &ContainerDiagnosis) -> LogSource {
-    if container.restart_count > 0 || container.last_termination.is_some() {
+    if container.restart_count > 0 {
         LogSource::Previous
     } else {
         LogSource::Current
@@ -280,11 +283,11 @@ impl Diagnosis {
                 }
                 out.push(line);
                 if !c.logs.is_empty() {
-                    let source = c.log_source.as_deref().unwrap_or("current");
-                    out.push(format!(
-                        "      last {} lines of the {source} log:",
-                        c.logs.len()
-                    ));
+                    let which = match c.log_source.as_deref() {
+                        Some("previous") => "logs --previous",
+                        _ => "logs",
+                    };
+                    out.push(format!("      last {} lines ({which}):", c.logs.len()));
                     out.extend(c.logs.iter().map(|l| format!("        | {l}")));
                 }
             }
@@ -331,6 +334,9 @@ mod tests {
             Some("Error (exit code 2)")
         );
         assert_eq!(log_source(&containers[0]), LogSource::Previous);
+        let mut first_crash = containers[0].clone();
+        first_crash.restart_count = 0;
+        assert_eq!(log_source(&first_crash), LogSource::Current);
         assert!(!containers[1].failing);
         assert_eq!(log_source(&containers[1]), LogSource::Current);
     }
@@ -367,7 +373,7 @@ mod tests {
             text.contains("init container init-copy-config: waiting: CrashLoopBackOff"),
             "{text}"
         );
-        assert!(text.contains("last 1 lines of the previous log:"), "{text}");
+        assert!(text.contains("last 1 lines (logs --previous):"), "{text}");
         assert!(text.contains("| cp: cannot stat"), "{text}");
     }
 }

@@ -48,10 +48,3 @@ pub trait Sink: Send + Sync {
     /// Receive one event.
     fn event(&self, event: Event);
 }
-
-/// A sink that drops everything (tests, `--output json`).
-pub struct Quiet;
-
-impl Sink for Quiet {
-    fn event(&self, _event: Event) {}
-}

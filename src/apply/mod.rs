@@ -9,3 +9,7 @@ pub mod gate;
 pub mod release;
 pub mod ring;
 pub mod snapshot;
+pub mod view;
+
+#[cfg(test)]
+mod tests;

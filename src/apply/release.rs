@@ -12,7 +12,7 @@ use crate::config::{Approval, Config, Ring};
 use crate::history::store::record;
 use crate::history::{Outcome, Revision};
 use crate::lock::{LockError, acquire};
-use crate::plan::pipeline::{RingFailure, plan_ring};
+use crate::plan::pipeline::{RingFailure, plan_rendered, plan_ring};
 use crate::plan::{GitState, Masker, RingPlan};
 
 /// Where a ring's plan comes from.
@@ -120,10 +120,19 @@ pub async fn run_ring(
             ring.name
         )));
     }
-    let result = locked(
+    let mut result = locked(
         config, ring, cluster, plan, git, approved, &options, confirm, sink, cancel,
     )
     .await;
+    if lock.lost()
+        && let RingResult::Ran { revision, .. } = &mut result
+    {
+        // Someone took the lock over while this run was stalled: say so in the report.
+        revision.message = format!(
+            "{}; the lock was taken over by another run while this one ran",
+            revision.message
+        );
+    }
     if let Err(e) = lock.release().await {
         sink.event(Event::Note(format!(
             "could not release the lock of ring `{}`: {e}",
@@ -174,11 +183,7 @@ async fn locked(
                 phase: "plan".into(),
                 detail: String::new(),
             });
-            match crate::history::replan::plan_manifests(
-                cluster, config, ring, objects, git, &masker,
-            )
-            .await
-            {
+            match plan_rendered(cluster, config, ring, objects, git, &masker, &|| {}).await {
                 Ok(p) => {
                     fresh = p;
                     &fresh
@@ -219,7 +224,6 @@ async fn locked(
             soak: ring.soak.get(),
             prune: ring.prune,
         },
-        history_namespace: namespace_of(config),
         plan: ring_plan,
         options,
         sink,

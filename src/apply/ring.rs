@@ -97,8 +97,6 @@ pub struct RingRun<'a> {
     pub cluster: &'a Cluster,
     /// The ring.
     pub ring: RingSettings,
-    /// Where revisions live.
-    pub history_namespace: &'a str,
     /// The plan to execute.
     pub plan: &'a RingPlan,
     /// How.

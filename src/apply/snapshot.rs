@@ -9,21 +9,48 @@ use serde_json::Value;
 
 use crate::plan::order::{apply_key, sort_for_delete};
 
-/// What one object looked like before the apply touched it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Before {
-    /// The object's id.
-    pub object: ObjectRef,
-    /// The live object (server fields included), or `None` when the apply creates it.
-    pub live: Option<Value>,
-}
-
 /// The state before an apply of every object it will create, update or delete.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
-    /// Keyed by id, so the record is deterministic.
+    /// Keyed by id, so the record is deterministic. Written as a list of
+    /// `{object, live}` entries: JSON map keys must be strings.
+    #[serde(with = "entries")]
     pub objects: BTreeMap<ObjectRef, Option<Value>>,
+}
+
+mod entries {
+    use std::collections::BTreeMap;
+
+    use gitops_manifest::ObjectRef;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::Value;
+
+    #[derive(Serialize, Deserialize)]
+    struct Entry {
+        object: ObjectRef,
+        live: Option<Value>,
+    }
+
+    pub fn serialize<S: Serializer>(
+        map: &BTreeMap<ObjectRef, Option<Value>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let list: Vec<Entry> = map
+            .iter()
+            .map(|(object, live)| Entry {
+                object: object.clone(),
+                live: live.clone(),
+            })
+            .collect();
+        list.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<ObjectRef, Option<Value>>, D::Error> {
+        let list = Vec::<Entry>::deserialize(d)?;
+        Ok(list.into_iter().map(|e| (e.object, e.live)).collect())
+    }
 }
 
 /// One step that undoes part of an apply.

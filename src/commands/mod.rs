@@ -1,10 +1,14 @@
 //! One file per subcommand: glue between the CLI and the library modules.
 
+pub(crate) mod apply;
 mod approve;
 mod build;
+mod history;
 pub(crate) mod plan;
 mod render;
+mod rollback;
 pub(crate) mod show;
+mod unlock;
 mod watch;
 
 use crate::cli::{Cli, Command};
@@ -17,6 +21,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Render(args) => render::run(&cli.global, &args),
         Command::Plan(args) => plan::run(&cli.global, &args),
         Command::Show(args) => show::run(&args),
+        Command::Apply(args) => apply::run(&cli.global, &args),
+        Command::History(args) => history::run(&cli.global, &args),
+        Command::Rollback(args) => rollback::run(&cli.global, &args),
+        Command::Unlock(args) => unlock::run(&cli.global, &args),
         Command::Watch(args) => watch::run(&cli.global, &args),
         Command::Approve(args) => approve::run(&cli.global, &args),
     }

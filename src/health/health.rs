@@ -41,16 +41,6 @@ impl Health {
     pub fn is_failed(&self) -> bool {
         matches!(self, Self::Failed(_))
     }
-
-    /// The worse of two healths: failed beats progressing beats healthy. Used to fold an
-    /// object's own status with the state of its pods.
-    pub fn worst(self, other: Self) -> Self {
-        match (self, other) {
-            (failed @ Self::Failed(_), _) | (_, failed @ Self::Failed(_)) => failed,
-            (p @ Self::Progressing(_), _) | (_, p @ Self::Progressing(_)) => p,
-            _ => Self::Healthy,
-        }
-    }
 }
 
 /// `healthy`, `progressing: 1 of 2 updated replicas are available`, `failed: …`.
@@ -67,16 +57,6 @@ impl fmt::Display for Health {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn worst_prefers_failed_then_progressing() {
-        let p = Health::progressing("waiting");
-        let f = Health::failed("broken");
-        assert_eq!(Health::Healthy.worst(p.clone()), p);
-        assert_eq!(p.clone().worst(f.clone()), f);
-        assert_eq!(f.clone().worst(Health::Healthy), f);
-        assert_eq!(Health::Healthy.worst(Health::Healthy), Health::Healthy);
-    }
 
     #[test]
     fn displays_state_and_reason() {

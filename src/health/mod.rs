@@ -21,8 +21,8 @@ pub use self::daemon_set::daemon_set_health;
 pub use self::deployment::deployment_health;
 pub use self::health::Health;
 pub use self::job::job_health;
-pub use self::ownership::{current_pods, owned_by};
-pub use self::pod::{FAIL_FAST_REASONS, PodProblem, pod_health, pod_problem};
+pub use self::ownership::current_pods;
+pub use self::pod::{pod_health, pod_problem};
 pub use self::service::service_health;
 pub use self::stateful_set::stateful_set_health;
 pub use self::storage::{pv_health, pvc_health};
@@ -73,7 +73,16 @@ pub fn assess(obj: &Value) -> Health {
 
 /// A workload's health: its own status, made `Failed` by the first of its current pods that
 /// cannot start (crash loop, image pull failure, config error, failing init container).
+///
+/// Until the controller has observed the workload's latest generation, the pods on the
+/// cluster belong to the previous spec (a crash loop being fixed, or a rollback not yet
+/// picked up), so they are not held against it: the workload is progressing.
 pub fn workload_health(obj: &Value, pods: &[Value]) -> Health {
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    let has_observed_generation = matches!(kind, "Deployment" | "StatefulSet" | "DaemonSet");
+    if has_observed_generation && !fields::generation_observed(obj) {
+        return assess(obj);
+    }
     if let Some(problem) = pods.iter().find_map(pod_problem) {
         return Health::failed(problem.describe());
     }
@@ -137,8 +146,15 @@ status:
 ",
         );
         assert_eq!(
-            workload_health(&d, &[pod]),
+            workload_health(&d, std::slice::from_ref(&pod)),
             Health::failed("pod web-7f9-abcde: container web: CrashLoopBackOff")
         );
+        // A new spec not yet observed: the crashing pods are the old spec's.
+        let mut fixed = d.clone();
+        fixed["metadata"]["generation"] = serde_json::json!(2);
+        assert!(matches!(
+            workload_health(&fixed, &[pod]),
+            Health::Progressing(_)
+        ));
     }
 }

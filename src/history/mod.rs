@@ -1,7 +1,6 @@
 //! Revisions: one record per ring run, stored in the cluster as a Secret per revision in the
 //! history namespace (like Helm releases), the `keep` newest kept.
 
-pub mod replan;
 pub mod revision;
 pub mod secret;
 pub mod store;

@@ -155,21 +155,6 @@ pub struct RevisionSummary {
     pub trigger: String,
 }
 
-impl Revision {
-    /// The summary of this revision.
-    pub fn summary(&self) -> RevisionSummary {
-        RevisionSummary {
-            number: self.number,
-            time: self.started.clone(),
-            commit: self.commit.clone(),
-            who: self.who.clone(),
-            outcome: self.outcome,
-            duration_seconds: duration_seconds(&self.started, &self.finished),
-            trigger: self.trigger.clone(),
-        }
-    }
-}
-
 /// Seconds between two RFC 3339 times; 0 when either does not parse.
 pub fn duration_seconds(start: &str, end: &str) -> f64 {
     match (
