@@ -26,14 +26,21 @@ pub struct YamlError {
 
 impl YamlError {
     fn plain(message: impl Into<String>) -> Self {
-        Self { line: None, column: None, message: message.into() }
+        Self {
+            line: None,
+            column: None,
+            message: message.into(),
+        }
     }
 
     fn from_de(err: &serde_saphyr::Error) -> Self {
         let location = err.location();
         let message = err.to_string();
         // The library's display can span lines (a snippet); keep the first, which says what.
-        let first = message.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid YAML");
+        let first = message
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("invalid YAML");
         Self {
             line: location.as_ref().map(|l| l.line()),
             column: location.as_ref().map(|l| l.column()),
@@ -143,5 +150,66 @@ mod tests {
         let back = parse_documents(&text).unwrap();
         assert_eq!(back, vec![json!({"b": ["1", "true", "x"], "a": {"n": 1}})]);
         assert!(text.starts_with("a:\n"), "{text}");
+    }
+
+    #[test]
+    fn yaml_1_1_ambiguous_strings_stay_strings_for_any_reader() {
+        // kustomize quotes these (YAML 1.1 readers such as PyYAML and Go's yaml.v2 would
+        // read them as booleans, numbers, nulls or dates); a build must print them quoted.
+        let words = [
+            "yes",
+            "no",
+            "on",
+            "off",
+            "y",
+            "n",
+            "Y",
+            "N",
+            "True",
+            "NO",
+            "1.0",
+            "0x1F",
+            "1e3",
+            "~",
+            "null",
+            "",
+            "012",
+            "1_000",
+            ".inf",
+            "2024-01-01",
+            "-",
+            ": x",
+            "#x",
+            "0o17",
+            "+1",
+            ".5",
+            "1:20",
+        ];
+        let mut data = serde_json::Map::new();
+        for w in words {
+            data.insert(format!("k{w}"), json!(w));
+            data.insert(w.to_string(), json!("v"));
+        }
+        let value = json!({ "data": data });
+        let text = to_string(&value).unwrap();
+        for w in [
+            "yes",
+            "on",
+            "off",
+            "y",
+            "n",
+            "1.0",
+            "0x1F",
+            "null",
+            "~",
+            "2024-01-01",
+            "1:20",
+        ] {
+            assert!(
+                text.contains(&format!("\"{w}\"")) || text.contains(&format!("'{w}'")),
+                "`{w}` must be quoted:\n{text}"
+            );
+        }
+        assert_eq!(parse_documents(&text).unwrap(), vec![value]);
     }
 }
