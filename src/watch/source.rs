@@ -151,6 +151,9 @@ impl Source {
     /// The repository as it may be shown (URL without credentials, or path).
     pub fn display(&self) -> String {
         match &self.location {
+            Location::Local { top, subdir, .. } if subdir.as_os_str().is_empty() => {
+                top.display().to_string()
+            }
             Location::Local { top, subdir, .. } => top.join(subdir).display().to_string(),
             Location::Remote { url, .. } => redact(url),
         }

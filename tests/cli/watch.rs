@@ -40,6 +40,10 @@ struct Sandbox {
 
 impl Sandbox {
     fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[])
+    }
+
+    fn start_with(dir: &Path, extra: &[&str]) -> Self {
         let kubeconfig = dir.join("kubeconfig");
         let mut child = gitops()
             .args([
@@ -51,6 +55,7 @@ impl Sandbox {
                 "--kubeconfig",
             ])
             .arg(&kubeconfig)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .stdin(Stdio::null())
@@ -782,4 +787,81 @@ fn bad_watch_input_is_one_clear_error() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("fetch failed"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn api_faults_are_survived() {
+    let dir = TempDir::new().unwrap();
+    // One request in ten answers 5xx and one in twenty loses its connection, on every verb.
+    let sandbox = Sandbox::start_with(dir.path(), &["--faults", "error=0.1,drop=0.05"]);
+    let repo = Repo::new(dir.path(), ONE_RING);
+    let first = repo.git(&["rev-parse", "HEAD"]);
+    let mut d = Daemon::start(dir.path(), "watch", &repo.spec(), &sandbox, &[]);
+    d.wait_for("the first commit applied through the faults", |d| {
+        applied(d, &first)
+    });
+    repo.set_tag("4.0.0");
+    let second = repo.commit("frontend 4.0.0");
+    d.wait_for("the second commit applied through the faults", |d| {
+        applied(d, &second)
+    });
+    assert_eq!(sandbox.image(), format!("{IMAGE}:4.0.0"));
+    assert_eq!(d.terminate(), Some(0));
+}
+
+fn leads(d: &mut Daemon) -> Option<bool> {
+    let metrics = d.metrics();
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("gitops_watch_leader "))
+        .map(|v| v.trim() == "1")
+}
+
+#[test]
+fn with_leader_election_only_the_leader_applies_and_a_standby_takes_over() {
+    let dir = TempDir::new().unwrap();
+    let sandbox = Sandbox::start(dir.path());
+    let repo = Repo::new(dir.path(), ONE_RING);
+    let first = repo.git(&["rev-parse", "HEAD"]);
+    let mut a = Daemon::start(dir.path(), "a", &repo.spec(), &sandbox, &["--leader-elect"]);
+    a.wait_for("a leads", |d| leads(d) == Some(true));
+    let mut b = Daemon::start(dir.path(), "b", &repo.spec(), &sandbox, &["--leader-elect"]);
+    b.wait_for("b is a standby", |d| leads(d) == Some(false));
+    a.wait_for("the first commit applied by the leader", |d| {
+        applied(d, &first)
+    });
+    assert_eq!(b.status()["leader"], false);
+    assert!(
+        b.ring("dev")["outcome"].is_null(),
+        "the standby ran the ring: {}",
+        b.status()
+    );
+    assert_eq!(
+        b.get("/readyz").map(|(code, _)| code),
+        Some(200),
+        "a standby is ready"
+    );
+
+    // The leader stops (gives the Lease up); the standby takes over and applies the next commit.
+    assert_eq!(a.terminate(), Some(0));
+    b.wait_for("b leads", |d| leads(d) == Some(true));
+    repo.set_tag("5.0.0");
+    let second = repo.commit("frontend 5.0.0");
+    b.wait_for("the next commit applied by the new leader", |d| {
+        applied(d, &second)
+    });
+    let (ok, holder) = sandbox.kubectl(&[
+        "get",
+        "lease",
+        "gitops-watch-leader",
+        "-n",
+        "gitops-system",
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    ]);
+    assert!(ok, "{holder}");
+    assert!(
+        holder.contains(&format!("pid {}", b.child.id())),
+        "{holder}"
+    );
 }
