@@ -88,19 +88,25 @@ impl Sandbox {
         )
     }
 
-    /// The image of the frontend container of ring `dev` (empty when not deployed).
+    /// The image of the frontend container of ring `dev` (empty when not deployed). Only
+    /// stdout: with faults injected, kubectl logs its retried discovery errors on stderr.
     fn image(&self) -> String {
-        let (ok, out) = self.kubectl(&[
-            "get",
-            "deployment",
-            "frontend-dev",
-            "-n",
-            "shop-dev",
-            "-o",
-            "jsonpath={.spec.template.spec.containers[?(@.name==\"frontend\")].image}",
-        ]);
-        if ok {
-            out.trim().to_string()
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args([
+                "get",
+                "deployment",
+                "frontend-dev",
+                "-n",
+                "shop-dev",
+                "-o",
+                "jsonpath={.spec.template.spec.containers[?(@.name==\"frontend\")].image}",
+            ])
+            .output()
+            .expect("run kubectl");
+        if out.status.success() {
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
         } else {
             String::new()
         }
@@ -627,6 +633,11 @@ fn two_daemons_on_one_ring_never_apply_at_the_same_time() {
         .or_else(|| parsed["revisions"].as_array().cloned())
         .unwrap_or_default();
     assert!(revisions.len() >= 2, "{text}");
+    // Both daemons ran the ring (each reached the last commit itself), so the spans below
+    // interleave runs of two processes.
+    let who: std::collections::BTreeSet<&str> =
+        revisions.iter().filter_map(|r| r["who"].as_str()).collect();
+    assert_eq!(who.len(), 2, "{text}");
     // Revisions are numbered in the order they were recorded; under the ring lock each run
     // ends before the next starts.
     let spans: Vec<(chrono_like::T, chrono_like::T)> = revisions
