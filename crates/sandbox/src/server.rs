@@ -294,6 +294,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_injected_dropped_connection_closes_the_connection() {
+        use tower::Layer as _;
+        tokio::time::timeout(Duration::from_secs(20), async {
+            let credentials = Credentials::generate().unwrap();
+            let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("kubeconfig");
+            crate::kubeconfig::write(&path, addr, &credentials.ca_pem, &credentials.token).unwrap();
+            let faults = crate::faults::FaultHandle::new(
+                crate::faults::FaultConfig::parse("verb=list,drop=1").unwrap(),
+            );
+            let service = crate::faults::FaultLayer::new(faults).layer(echo());
+            tokio::spawn(async move {
+                serve(listener, &credentials, service, std::future::pending()).await
+            });
+            let client = client(&path).await;
+            let dropped = client
+                .request_text(http::Request::get("/api/v1/pods").body(Vec::new()).unwrap())
+                .await
+                .unwrap_err();
+            assert!(
+                !matches!(dropped, kube::Error::Api(_)),
+                "no answer, not a Status: {dropped:?}"
+            );
+            // Other verbs still pass.
+            let text = client
+                .request_text(
+                    http::Request::get("/api/v1/namespaces/default/pods/a")
+                        .body(Vec::new())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert!(
+                text.ends_with("GET /api/v1/namespaces/default/pods/a"),
+                "{text}"
+            );
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
     async fn only_loopback_addresses_are_served() {
         let err = bind("0.0.0.0:0".parse().unwrap()).await.unwrap_err();
         assert_eq!(
