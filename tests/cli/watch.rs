@@ -876,3 +876,60 @@ fn with_leader_election_only_the_leader_applies_and_a_standby_takes_over() {
         "{holder}"
     );
 }
+
+fn fetch_failures(d: &mut Daemon) -> u64 {
+    d.metrics()
+        .lines()
+        .find_map(|l| l.strip_prefix("gitops_watch_git_fetch_failures_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_git_outage_is_reported_and_recovered_from() {
+    let dir = TempDir::new().unwrap();
+    let sandbox = Sandbox::start(dir.path());
+    let repo = Repo::new(dir.path(), ONE_RING);
+    let bare = dir.path().join("origin.git");
+    let out = Command::new("git")
+        .args(["clone", "-q", "--bare"])
+        .arg(&repo.path)
+        .arg(&bare)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    repo.git(&["remote", "add", "origin", &bare.display().to_string()]);
+    let first = repo.git(&["rev-parse", "HEAD"]);
+    let mut d = Daemon::start(
+        dir.path(),
+        "watch",
+        &format!("file://{}", bare.display()),
+        &sandbox,
+        &[],
+    );
+    d.wait_for("the first commit applied", |d| applied(d, &first));
+
+    // The server goes away: fetches fail, are counted and reported, the daemon stays up.
+    let away = dir.path().join("origin.away");
+    std::fs::rename(&bare, &away).unwrap();
+    d.wait_for("failed fetches counted", |d| fetch_failures(d) >= 2);
+    let status = d.status();
+    assert!(
+        status["lastError"]
+            .as_str()
+            .unwrap_or("")
+            .contains("fetch failed"),
+        "{status}"
+    );
+    assert_eq!(d.get("/healthz").map(|(c, _)| c), Some(200));
+
+    // It comes back with a new commit: applied without a restart.
+    std::fs::rename(&away, &bare).unwrap();
+    repo.set_tag("6.0.0");
+    let second = repo.commit("frontend 6.0.0");
+    repo.git(&["push", "-q", "origin", "main"]);
+    d.wait_for("the commit after the outage applied", |d| {
+        applied(d, &second)
+    });
+    assert_eq!(sandbox.image(), format!("{IMAGE}:6.0.0"));
+}
