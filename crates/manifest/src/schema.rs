@@ -10,6 +10,7 @@
 //! ([`prune_unknown`]). A wrong type is a decoding error (400) in every mode; missing required
 //! fields and invalid names are validation errors (422, `Invalid`).
 
+mod crd;
 mod names;
 mod required;
 
@@ -19,6 +20,7 @@ use serde_json::Value;
 
 use crate::merge_keys::Gvk;
 
+pub use crd::{check_custom_write, crd_for, prune_custom, validate_custom};
 pub use names::{NameRule, name_rule};
 
 /// The `fieldValidation` query parameter of a write.
