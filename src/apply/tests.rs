@@ -13,7 +13,7 @@ use crate::apply::event::{Event, Sink};
 use crate::apply::release::{Decision, PlanSource, RingRequest, RingResult, run_ring};
 use crate::apply::ring::Options;
 use crate::cluster::Cluster;
-use crate::cluster::apply_calls::{builtin_kind, lease_kind, secret_kind};
+use crate::cluster::apply_calls::{builtin_kind, lease_kind};
 use crate::config::Config;
 use crate::history::Outcome;
 use crate::plan::{ClusterInfo, GitState};
@@ -367,6 +367,546 @@ async fn four_rings_go_green_then_a_crash_loop_in_qa_is_diagnosed_and_rolled_bac
                 .is_none()
             );
         }
+    })
+    .await
+    .expect("test timed out");
+}
+
+const ONE_RING: &str = "rings:
+  - name: dev
+    wait: 60s
+history:
+  namespace: gitops-system
+  keep: 5
+";
+
+async fn single(env: &Env, repo: &Repo, opts: &Options) -> RingResult {
+    let config = repo.config();
+    let mut results = release(env, &config, true, opts).await;
+    results.remove(0).1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_required_ring_without_approval_is_blocked_and_untouched() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let env = start_sandbox();
+        let repo = four_ring_repo();
+        let config = repo.config();
+        let results = release(&env, &config, false, &options()).await;
+        let summary: Vec<(String, Option<Outcome>)> = results
+            .iter()
+            .map(|(r, x)| (r.clone(), outcome(x)))
+            .collect();
+        assert_eq!(
+            summary[..2],
+            [
+                ("dev".to_string(), Some(Outcome::Succeeded)),
+                ("qa".to_string(), Some(Outcome::Succeeded))
+            ]
+        );
+        let (ring, blocked) = &results[2];
+        assert_eq!(ring, "prod-ring1");
+        let RingResult::Blocked { reason } = blocked else {
+            panic!("blocked: {blocked:?}")
+        };
+        assert!(reason.contains("--approve prod-ring1"), "{reason}");
+        assert_eq!(blocked.exit(), crate::exit::Exit::Blocked);
+        assert_eq!(results.len(), 3, "prod-ring2 is not attempted");
+        assert!(
+            get(
+                &env,
+                "",
+                "v1",
+                "Namespace",
+                "namespaces",
+                None,
+                "prod-ring1"
+            )
+            .await
+            .is_none(),
+            "nothing applied"
+        );
+        assert!(
+            crate::history::store::list(&env.cluster, "gitops-system", "prod-ring1")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            get(
+                &env,
+                "coordination.k8s.io",
+                "v1",
+                "Lease",
+                "leases",
+                Some("gitops-system"),
+                "gitops-lock-prod-ring1"
+            )
+            .await
+            .is_none()
+        );
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_lock_blocks_the_ring_until_unlocked() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let env = start_sandbox();
+        let repo = Repo::new(ONE_RING);
+        repo.env(
+            "dev",
+            &app("dev", "registry.example/web:1.0", "busybox:1.36"),
+        );
+        crate::history::store::ensure_namespace(&env.cluster, "gitops-system")
+            .await
+            .unwrap();
+        let lease = crate::lock::lease_object(
+            "dev",
+            "gitops-system",
+            "bob@ci-agent (pid 9)",
+            chrono::Utc::now(),
+        );
+        let id = ObjectRef::from_value(&lease).unwrap();
+        env.cluster
+            .create_new(&lease_kind(), &id, &lease)
+            .await
+            .unwrap();
+
+        let result = single(&env, &repo, &options()).await;
+        let RingResult::Blocked { reason } = &result else {
+            panic!("blocked: {result:?}")
+        };
+        assert!(
+            reason.contains("bob@ci-agent (pid 9)") && reason.contains("gitops unlock dev"),
+            "{reason}"
+        );
+        assert!(
+            get(&env, "", "v1", "Namespace", "namespaces", None, "dev")
+                .await
+                .is_none(),
+            "nothing applied"
+        );
+
+        let holder = crate::lock::unlock(&env.cluster, "gitops-system", "dev")
+            .await
+            .unwrap();
+        assert_eq!(
+            holder.map(|h| h.identity).as_deref(),
+            Some("bob@ci-agent (pid 9)")
+        );
+        let result = single(&env, &repo, &options()).await;
+        assert_eq!(outcome(&result), Some(Outcome::Succeeded), "{result:?}");
+        assert!(
+            get(
+                &env,
+                "coordination.k8s.io",
+                "v1",
+                "Lease",
+                "leases",
+                Some("gitops-system"),
+                "gitops-lock-dev"
+            )
+            .await
+            .is_none(),
+            "released"
+        );
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_init_container_is_diagnosed_and_rolled_back() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let env = start_sandbox();
+        let repo = Repo::new(ONE_RING);
+        repo.env(
+            "dev",
+            &app("dev", "registry.example/web:1.0", "busybox:1.36"),
+        );
+        assert_eq!(
+            outcome(&single(&env, &repo, &options()).await),
+            Some(Outcome::Succeeded)
+        );
+        let before = deployment(&env, "dev").await.unwrap();
+        repo.env(
+            "dev",
+            &app("dev", "registry.example/web:1.0", "busybox:1.36-crashloop"),
+        );
+        let result = single(&env, &repo, &options()).await;
+        let RingResult::Ran { revision, .. } = &result else {
+            panic!("ran: {result:?}")
+        };
+        assert_eq!(
+            revision.outcome,
+            Outcome::RolledBack,
+            "{}",
+            revision.message
+        );
+        assert!(
+            revision.message.contains("init container init-copy-config"),
+            "{}",
+            revision.message
+        );
+        let text = revision
+            .diagnosis
+            .iter()
+            .flat_map(|d| d.lines())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            text.contains("init container init-copy-config") && text.contains("ends in -crashloop"),
+            "{text}"
+        );
+        let after = deployment(&env, "dev").await.unwrap();
+        assert_eq!(after["spec"], before["spec"]);
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_rollback_a_failed_ring_is_left_as_it_is_and_recorded_so() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let env = start_sandbox();
+        let repo = Repo::new(ONE_RING);
+        repo.env(
+            "dev",
+            &app("dev", "registry.example/web:1.0", "busybox:1.36"),
+        );
+        assert_eq!(
+            outcome(&single(&env, &repo, &options()).await),
+            Some(Outcome::Succeeded)
+        );
+        repo.env(
+            "dev",
+            &app("dev", "registry.example/web:2.0-pullfail", "busybox:1.36"),
+        );
+        let opts = Options {
+            rollback: false,
+            ..options()
+        };
+        let result = single(&env, &repo, &opts).await;
+        let RingResult::Ran { revision, .. } = &result else {
+            panic!("ran: {result:?}")
+        };
+        assert_eq!(revision.outcome, Outcome::Failed);
+        assert!(
+            revision.message.contains("--no-rollback"),
+            "{}",
+            revision.message
+        );
+        assert_eq!(result.exit(), crate::exit::Exit::GateFailed);
+        assert_eq!(
+            image(&deployment(&env, "dev").await.unwrap()),
+            "registry.example/web:2.0-pullfail"
+        );
+    })
+    .await
+    .expect("test timed out");
+}
+
+const EXTRA: &str = "---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: extra
+  namespace: dev
+data: {a: b}
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_object_is_pruned_and_a_rollback_recreates_it() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let env = start_sandbox();
+        let repo = Repo::new(ONE_RING);
+        repo.env(
+            "dev",
+            &format!(
+                "{}{EXTRA}",
+                app("dev", "registry.example/web:1.0", "busybox:1.36")
+            ),
+        );
+        assert_eq!(
+            outcome(&single(&env, &repo, &options()).await),
+            Some(Outcome::Succeeded)
+        );
+        let extra = || {
+            get(
+                &env,
+                "",
+                "v1",
+                "ConfigMap",
+                "configmaps",
+                Some("dev"),
+                "extra",
+            )
+        };
+        assert!(extra().await.is_some());
+
+        // Dropped together with a broken image: pruned, then re-created by the rollback.
+        repo.env(
+            "dev",
+            &app("dev", "registry.example/web:2.0-crashloop", "busybox:1.36"),
+        );
+        let result = single(&env, &repo, &options()).await;
+        let RingResult::Ran { revision, .. } = &result else {
+            panic!("ran: {result:?}")
+        };
+        assert_eq!(
+            revision.outcome,
+            Outcome::RolledBack,
+            "{}",
+            revision.message
+        );
+        assert_eq!(
+            revision
+                .pruned
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>(),
+            ["extra"]
+        );
+        let back = extra().await.expect("re-created by the rollback");
+        assert_eq!(back["data"], json!({"a": "b"}));
+
+        // Dropped with a good image: pruned for good.
+        repo.env(
+            "dev",
+            &app("dev", "registry.example/web:1.1", "busybox:1.36"),
+        );
+        let result = single(&env, &repo, &options()).await;
+        assert_eq!(outcome(&result), Some(Outcome::Succeeded), "{result:?}");
+        assert!(extra().await.is_none(), "pruned");
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_to_an_earlier_revision_redeploys_its_manifests_as_a_new_revision() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let env = start_sandbox();
+        let repo = Repo::new(ONE_RING);
+        repo.env(
+            "dev",
+            &app("dev", "registry.example/web:1.0", "busybox:1.36"),
+        );
+        assert_eq!(
+            outcome(&single(&env, &repo, &options()).await),
+            Some(Outcome::Succeeded)
+        );
+        repo.env(
+            "dev",
+            &app("dev", "registry.example/web:1.1", "busybox:1.36"),
+        );
+        assert_eq!(
+            outcome(&single(&env, &repo, &options()).await),
+            Some(Outcome::Succeeded)
+        );
+        assert_eq!(
+            image(&deployment(&env, "dev").await.unwrap()),
+            "registry.example/web:1.1"
+        );
+
+        let list = crate::history::store::list(&env.cluster, "gitops-system", "dev")
+            .await
+            .unwrap();
+        assert_eq!(
+            crate::history::revision::default_rollback_target(&list),
+            Some(1)
+        );
+        let one = crate::history::store::get(&env.cluster, "gitops-system", "dev", 1)
+            .await
+            .unwrap();
+        let config = repo.config();
+        let request = RingRequest {
+            config: &config,
+            ring: &config.rings[0],
+            cluster: &env.cluster,
+            plan: PlanSource::Manifests(one.manifests),
+            git: GitState {
+                commit: one.commit.clone(),
+                dirty: false,
+            },
+            approved: true,
+            options: Options {
+                trigger: "rollback --to 1".into(),
+                ..options()
+            },
+        };
+        let result = run_ring(
+            request,
+            &|_, _| None,
+            &Recorder::default(),
+            &Cancel::never(),
+        )
+        .await;
+        let RingResult::Ran { revision, .. } = &result else {
+            panic!("ran: {result:?}")
+        };
+        assert_eq!((revision.number, revision.outcome), (3, Outcome::Succeeded));
+        assert_eq!(
+            image(&deployment(&env, "dev").await.unwrap()),
+            "registry.example/web:1.0"
+        );
+        let list = crate::history::store::list(&env.cluster, "gitops-system", "dev")
+            .await
+            .unwrap();
+        assert_eq!(
+            list.iter().map(|s| s.trigger.as_str()).collect::<Vec<_>>(),
+            ["apply", "apply", "rollback --to 1"]
+        );
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_plan_is_refused_naming_the_moved_object() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let env = start_sandbox();
+        let repo = Repo::new(ONE_RING);
+        repo.env(
+            "dev",
+            &app("dev", "registry.example/web:1.0", "busybox:1.36"),
+        );
+        assert_eq!(
+            outcome(&single(&env, &repo, &options()).await),
+            Some(Outcome::Succeeded)
+        );
+        repo.env(
+            "dev",
+            &app("dev", "registry.example/web:1.1", "busybox:1.36"),
+        );
+        let config = repo.config();
+        let ring = &config.rings[0];
+        let plan = crate::plan::pipeline::plan_ring(
+            &env.cluster,
+            &config,
+            ring,
+            GitState::default(),
+            &crate::plan::Masker::random(),
+            &|| {},
+        )
+        .await
+        .expect("plan");
+        // Someone edits the ConfigMap after the plan was saved.
+        let cm_kind = builtin_kind("", "v1", "ConfigMap", "configmaps", true);
+        let cm = ObjectRef::new(
+            "",
+            Some("v1".into()),
+            "ConfigMap",
+            Some("dev".into()),
+            "settings",
+        );
+        let mut live = env.cluster.read(&cm_kind, &cm).await.unwrap().unwrap();
+        live["data"]["extra"] = json!("hand edit");
+        env.cluster.replace(&cm_kind, &cm, &live).await.unwrap();
+
+        let request = RingRequest {
+            config: &config,
+            ring,
+            cluster: &env.cluster,
+            plan: PlanSource::Saved(&plan),
+            git: GitState::default(),
+            approved: true,
+            options: Options {
+                check_stale: true,
+                ..options()
+            },
+        };
+        let result = run_ring(
+            request,
+            &|_, _| None,
+            &Recorder::default(),
+            &Cancel::never(),
+        )
+        .await;
+        let RingResult::Error { reason } = &result else {
+            panic!("refused: {result:?}")
+        };
+        assert!(
+            reason.contains("stale") && reason.contains("ConfigMap dev/settings"),
+            "{reason}"
+        );
+        assert_eq!(
+            image(&deployment(&env, "dev").await.unwrap()),
+            "registry.example/web:1.0",
+            "nothing applied"
+        );
+        assert_eq!(
+            crate::history::store::list(&env.cluster, "gitops-system", "dev")
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crd_and_its_custom_resource_apply_in_one_run() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let env = start_sandbox();
+        let repo = Repo::new(ONE_RING);
+        repo.env(
+            "dev",
+            "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: dev
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: gear
+  namespace: dev
+spec: {teeth: 12}
+",
+        );
+        let result = single(&env, &repo, &options()).await;
+        let RingResult::Ran { revision, .. } = &result else {
+            panic!("ran: {result:?}")
+        };
+        assert_eq!(revision.outcome, Outcome::Succeeded, "{}", revision.message);
+        assert_eq!(
+            revision.gates.first().map(|g| g.phase.as_str()),
+            Some("crds")
+        );
+        let widget = get(
+            &env,
+            "example.com",
+            "v1",
+            "Widget",
+            "widgets",
+            Some("dev"),
+            "gear",
+        )
+        .await
+        .expect("widget");
+        assert_eq!(widget["spec"]["teeth"], 12);
     })
     .await
     .expect("test timed out");
