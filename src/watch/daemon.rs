@@ -17,7 +17,7 @@ use super::approval::approved_by;
 use super::backoff::Backoff;
 use super::leader::{self, Elector};
 use super::source::{GitError, Head, Source};
-use super::status::{Drift, Shared, Waiting, now};
+use super::status::{Drift, Shared, State, Waiting, now};
 use crate::apply::cancel::Cancel;
 use crate::apply::event::{Event, Sink};
 use crate::apply::release::{Decision, PlanSource, RingRequest, RingResult, run_ring};
@@ -748,23 +748,36 @@ impl<C: ClusterSource> Daemon<C> {
                 memory.errors = 0;
                 Some(Pass::Settled)
             }
-            RingResult::Blocked { reason } | RingResult::Error { reason } => {
-                let outcome = if reason.contains("is locked by") {
-                    "blocked"
-                } else {
-                    "error"
-                };
-                state.metrics.run(name, outcome, seconds);
-                let status = state.ring(name);
-                status.outcome = Some(outcome.to_string());
-                status.last_error = Some(reason.clone());
-                tracing::warn!(ring = name, commit = short(commit), reason = %reason, "the ring did not run; retrying");
-                if self.cancel.is_cancelled() {
-                    return Some(Pass::Interrupted);
-                }
-                Some(Pass::Retry)
+            // Blocked: another run holds the ring's lock (the ring's approval was checked
+            // before). Error: the plan failed or the cluster could not be reached. Both leave
+            // the ring untouched; try again after a backoff.
+            RingResult::Blocked { reason } => {
+                self.not_run(&mut state, name, commit, "blocked", reason, seconds)
+            }
+            RingResult::Error { reason } => {
+                self.not_run(&mut state, name, commit, "error", reason, seconds)
             }
         }
+    }
+
+    fn not_run(
+        &self,
+        state: &mut State,
+        ring: &str,
+        commit: &str,
+        outcome: &str,
+        reason: String,
+        seconds: f64,
+    ) -> Option<Pass> {
+        state.metrics.run(ring, outcome, seconds);
+        tracing::warn!(ring, commit = short(commit), outcome, reason = %reason, "the ring did not run; retrying");
+        let status = state.ring(ring);
+        status.outcome = Some(outcome.to_string());
+        status.last_error = Some(reason);
+        if self.cancel.is_cancelled() {
+            return Some(Pass::Interrupted);
+        }
+        Some(Pass::Retry)
     }
 
     fn api_error(&self, ring: &str, message: &str) -> Pass {
