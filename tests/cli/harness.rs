@@ -287,7 +287,8 @@ pub fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn copy(from: &Path, to: &Path) {
+/// Copy a file or a folder tree.
+pub fn copy(from: &Path, to: &Path) {
     if from.is_dir() {
         std::fs::create_dir_all(to).expect("create folder");
         for entry in std::fs::read_dir(from).expect("read folder") {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::harness::project_root;
+use crate::harness::{copy, project_root};
 
 /// The longest any single wait in these tests may take.
 const WAIT: Duration = Duration::from_secs(60);
@@ -265,18 +265,6 @@ struct Repo {
     path: PathBuf,
 }
 
-fn copy(from: &Path, to: &Path) {
-    if from.is_dir() {
-        std::fs::create_dir_all(to).expect("create folder");
-        for entry in std::fs::read_dir(from).expect("read folder") {
-            let entry = entry.expect("entry");
-            copy(&entry.path(), &to.join(entry.file_name()));
-        }
-    } else {
-        std::fs::copy(from, to).expect("copy file");
-    }
-}
-
 const ONE_RING: &str =
     "rings:\n  - name: dev\n    wait: 60s\n    soak: 0s\nhistory:\n  namespace: gitops-system\n";
 
@@ -313,6 +301,24 @@ impl Repo {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// A bare clone next to the repo (a server's copy), added as its `origin`.
+    fn publish(&self, dir: &Path) -> PathBuf {
+        let bare = dir.join("origin.git");
+        let out = Command::new("git")
+            .args(["clone", "-q", "--bare"])
+            .arg(&self.path)
+            .arg(&bare)
+            .output()
+            .expect("run git clone");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.git(&["remote", "add", "origin", &bare.display().to_string()]);
+        bare
     }
 
     fn commit(&self, message: &str) -> String {
@@ -432,15 +438,7 @@ fn a_bare_repository_over_file_url_is_fetched_and_applied() {
     let dir = TempDir::new().unwrap();
     let sandbox = Sandbox::start(dir.path());
     let repo = Repo::new(dir.path(), ONE_RING);
-    let bare = dir.path().join("origin.git");
-    let out = Command::new("git")
-        .args(["clone", "-q", "--bare"])
-        .arg(&repo.path)
-        .arg(&bare)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    repo.git(&["remote", "add", "origin", &bare.display().to_string()]);
+    let bare = repo.publish(dir.path());
     let first = repo.git(&["rev-parse", "HEAD"]);
     let url = format!("file://{}", bare.display());
     let mut d = Daemon::start(dir.path(), "watch", &url, &sandbox, &[]);
@@ -890,15 +888,7 @@ fn a_git_outage_is_reported_and_recovered_from() {
     let dir = TempDir::new().unwrap();
     let sandbox = Sandbox::start(dir.path());
     let repo = Repo::new(dir.path(), ONE_RING);
-    let bare = dir.path().join("origin.git");
-    let out = Command::new("git")
-        .args(["clone", "-q", "--bare"])
-        .arg(&repo.path)
-        .arg(&bare)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    repo.git(&["remote", "add", "origin", &bare.display().to_string()]);
+    let bare = repo.publish(dir.path());
     let first = repo.git(&["rev-parse", "HEAD"]);
     let mut d = Daemon::start(
         dir.path(),
