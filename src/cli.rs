@@ -45,6 +45,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Print a saved plan file.
     Show(ShowArgs),
+    /// Validate the rendered objects against the Kubernetes schemas, offline (no cluster).
+    Validate(ValidateArgs),
     /// Apply rings in `gitops.yaml` order: lock, approval, ordered server-side apply, health
     /// gate, automatic rollback on failure, soak, revision record.
     Apply(ApplyArgs),
@@ -127,6 +129,12 @@ pub struct ShowArgs {
     /// How to print the plan.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text, value_name = "FORMAT")]
     pub output: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub select: RingSelection,
 }
 
 /// How the daemon writes its log lines (stderr).

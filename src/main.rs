@@ -13,6 +13,7 @@ mod output;
 mod plan;
 #[cfg(test)]
 mod pipeline_examples;
+mod validate;
 mod watch;
 mod health;
 

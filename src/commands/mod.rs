@@ -8,6 +8,7 @@ pub(crate) mod plan;
 mod render;
 mod rollback;
 pub(crate) mod show;
+mod validate;
 mod unlock;
 mod watch;
 
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Render(args) => render::run(&cli.global, &args),
         Command::Plan(args) => plan::run(&cli.global, &args),
         Command::Show(args) => show::run(&args),
+        Command::Validate(args) => validate::run(&cli.global, &args),
         Command::Apply(args) => apply::run(&cli.global, &args),
         Command::History(args) => history::run(&cli.global, &args),
         Command::Rollback(args) => rollback::run(&cli.global, &args),

@@ -146,6 +146,32 @@ pub async fn plan_rendered(
                     .collect(),
             },
         })?;
+    // Objects the server could not dry-run yet (their namespace or CRD comes with this plan)
+    // are still validated, offline, so a misspelled field fails the plan on a fresh cluster too.
+    let skipped: std::collections::BTreeSet<&ObjectRef> = observed
+        .observations
+        .iter()
+        .filter(|o| matches!(o.dry_run, super::DryRun::Skipped(_)))
+        .map(|o| &o.object)
+        .collect();
+    if !skipped.is_empty() {
+        let rendered: Vec<serde_json::Value> = observed
+            .observations
+            .iter()
+            .map(|o| o.rendered.clone())
+            .collect();
+        let errors: Vec<Annotation> = crate::validate::validate_objects(&rendered)
+            .into_iter()
+            .filter(|p| skipped.contains(&p.object))
+            .map(|p| crate::validate::annotation(&sources, &p.object, &p.issue))
+            .collect();
+        if !errors.is_empty() {
+            return Err(RingFailure {
+                ring: ring.name.clone(),
+                errors,
+            });
+        }
+    }
     let inventory = Inventory::for_members(parent, observed.observations.iter().map(|o| &o.object));
     let context = RingContext {
         ring: ring.name.clone(),
