@@ -17,7 +17,7 @@ use super::approval::approved_by;
 use super::backoff::Backoff;
 use super::leader::{self, Elector};
 use super::source::{GitError, Head, Source};
-use super::status::{Drift, Shared, State, Waiting, now};
+use super::status::{Drift, Running, Shared, State, Waiting, now};
 use crate::apply::cancel::Cancel;
 use crate::apply::event::{Event, Sink};
 use crate::apply::release::{Decision, PlanSource, RingRequest, RingResult, run_ring};
@@ -670,6 +670,11 @@ impl<C: ClusterSource> Daemon<C> {
     ) -> Option<Pass> {
         let name = ring.name.as_str();
         tracing::info!(ring = name, commit = short(commit), trigger, "applying");
+        self.state.lock().ring(name).running = Some(Running {
+            commit: commit.to_string(),
+            trigger: trigger.to_string(),
+            since: now(),
+        });
         let request = RingRequest {
             config,
             ring,
@@ -695,6 +700,7 @@ impl<C: ClusterSource> Daemon<C> {
         };
         let confirm = |_: &RingPlan, _: bool| Some(Decision::Yes);
         let result = run_ring(request, &confirm, &sink, &self.cancel).await;
+        self.state.lock().ring(name).running = None;
         let seconds = started.elapsed().as_secs_f64();
         let memory = self.memory.entry(name.to_string()).or_default();
         let mut state = self.state.lock();

@@ -35,6 +35,18 @@ pub struct Drift {
     pub checked_at: String,
 }
 
+/// A ring run in progress.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Running {
+    /// The commit being applied.
+    pub commit: String,
+    /// `watch` or `watch self-heal`.
+    pub trigger: String,
+    /// When it started (RFC 3339).
+    pub since: String,
+}
+
 /// What `/status` says about one ring.
 #[derive(Debug, Clone, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -51,6 +63,8 @@ pub struct RingStatus {
     pub last_commit: Option<String>,
     /// When the last run ended.
     pub last_run: Option<String>,
+    /// The run in progress, if any.
+    pub running: Option<Running>,
     /// The commit waiting for an approval, with its plan summary.
     pub waiting_approval: Option<Waiting>,
     /// The last drift check.

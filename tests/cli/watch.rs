@@ -574,6 +574,10 @@ fn sigterm_mid_run_releases_the_lock_and_records_the_run_as_interrupted() {
             .0
     });
     d.wait_for("the objects applied", |_| !sandbox.image().is_empty());
+    // /status shows the run in progress (the soak).
+    d.wait_for("the run in /status", |d| {
+        d.ring("dev")["running"]["trigger"] == "watch"
+    });
     let started = Instant::now();
     assert_eq!(d.terminate(), Some(0));
     assert!(
