@@ -12,8 +12,11 @@ use crate::error::RenderError;
 use crate::fieldspec::FieldSpec;
 use crate::fs::FileSystem;
 use crate::generator::{GenKind, generate};
-use crate::kustomization::{FILE_NAMES, Kustomization, Selector, UNSUPPORTED_KEYS, scalar_text};
+use crate::kustomization::{
+    FILE_NAMES, Json6902Entry, Kustomization, PatchEntry, Selector, UNSUPPORTED_KEYS, scalar_text,
+};
 use crate::loader::{Loader, fs_error, shown};
+use crate::plugins::{self, PluginConfig};
 use crate::resmap::ResMap;
 use crate::resource::Resource;
 use crate::selector::TargetMatcher;
@@ -301,7 +304,66 @@ impl<'a> Builder<'a> {
             self.stack.pop();
         }
         self.generate(&ldr, k, acc)?;
-        self.transform(&ldr, k, acc)
+        let gens = self.plugin_configs(&ldr, "generators", &k.generators)?;
+        plugins::generate_all(&ldr, &gens, &mut acc.res)?;
+        self.transform(&ldr, k, acc)?;
+        let trans = self.plugin_configs(&ldr, "transformers", &k.transformers)?;
+        if !trans.is_empty() {
+            let mut config = self.builtin.clone();
+            if let Some(extra) = &acc.extra {
+                config.merge(extra);
+            }
+            plugins::transform_all(&ldr, &trans, &mut acc.res, &config)?;
+        }
+        Ok(())
+    }
+
+    /// Load the plugin configurations listed under `field` (files, inline YAML, folders).
+    fn plugin_configs(
+        &mut self,
+        ldr: &Loader<'_>,
+        field: &str,
+        entries: &[String],
+    ) -> Result<Vec<PluginConfig>, RenderError> {
+        let mut out = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            let f = format!("{field}[{i}]");
+            let docs: Vec<Value> = if entry.contains('\n') {
+                parse_yaml(&ldr.kfile, entry)?
+            } else {
+                let path = ldr.resolve(entry, &f)?;
+                if self.fs.is_dir(&path) {
+                    let sub = self.load(&path)?;
+                    self.enter(&path, &ldr.kfile, &f)?;
+                    let mut sub_acc = Acc::default();
+                    self.accumulate(&sub, &mut sub_acc)?;
+                    self.stack.pop();
+                    sub_acc
+                        .res
+                        .into_vec()
+                        .into_iter()
+                        .map(|r| Value::Object(r.obj))
+                        .collect()
+                } else {
+                    let (path, text) = ldr.read_text(entry, &f)?;
+                    parse_yaml(&path, &text)?
+                }
+            };
+            for d in docs {
+                let Value::Object(obj) = d else {
+                    return Err(RenderError::field(
+                        &ldr.kfile,
+                        &f,
+                        "a plugin configuration must be a mapping",
+                    ));
+                };
+                out.push(PluginConfig {
+                    field: f.clone(),
+                    obj,
+                });
+            }
+        }
+        Ok(out)
     }
 
     fn add_resource(
@@ -410,61 +472,15 @@ impl<'a> Builder<'a> {
         let fail = |field: String| move |e: String| RenderError::field(kfile, field, e);
 
         for (i, entry) in k.patches_strategic_merge.iter().enumerate() {
-            let field = format!("patchesStrategicMerge[{i}]");
-            let docs = if entry.contains('\n') {
-                parse_yaml(kfile, entry)?
-            } else {
-                let (path, text) = ldr.read_text(entry, &field)?;
-                parse_yaml(&path, &text)?
-            };
-            let body = parse_body(docs).map_err(fail(field.clone()))?;
-            if matches!(body, PatchBody::Json(_)) {
-                return Err(RenderError::field(
-                    kfile,
-                    field,
-                    "a JSON 6902 patch belongs under `patches` with a target",
-                ));
-            }
-            patch::apply(&mut acc.res, &body, None, PatchOptions::default())
-                .map_err(fail(field))?;
+            smp_entry(
+                ldr,
+                &mut acc.res,
+                &format!("patchesStrategicMerge[{i}]"),
+                entry,
+            )?;
         }
-
         for (i, p) in k.patches.iter().enumerate() {
-            let field = format!("patches[{i}]");
-            let docs = match (&p.path, &p.patch) {
-                (Some(_), Some(_)) => {
-                    return Err(RenderError::field(
-                        kfile,
-                        field,
-                        "`patch` and `path` cannot both be set",
-                    ));
-                }
-                (None, None) => {
-                    return Err(RenderError::field(kfile, field, "needs `patch` or `path`"));
-                }
-                (Some(path), None) => {
-                    let (path, text) = ldr.read_text(path, &format!("{field}.path"))?;
-                    parse_yaml(&path, &text)?
-                }
-                (None, Some(inline)) => parse_yaml(kfile, inline)?,
-            };
-            let body = parse_body(docs).map_err(fail(field.clone()))?;
-            let mut opts = PatchOptions::default();
-            for (key, v) in &p.options {
-                match key.as_str() {
-                    "allowNameChange" => opts.allow_name_change = *v,
-                    "allowKindChange" => opts.allow_kind_change = *v,
-                    other => {
-                        return Err(RenderError::field(
-                            kfile,
-                            format!("{field}.options.{other}"),
-                            "unknown option",
-                        ));
-                    }
-                }
-            }
-            let matcher = target_matcher(p.target.as_ref(), kfile, &field)?;
-            patch::apply(&mut acc.res, &body, matcher.as_ref(), opts).map_err(fail(field))?;
+            patch_entry(ldr, &mut acc.res, &format!("patches[{i}]"), p)?;
         }
 
         if let Some(ns) = &k.namespace {
@@ -509,38 +525,7 @@ impl<'a> Builder<'a> {
         }
 
         for (i, p) in k.patches_json6902.iter().enumerate() {
-            let field = format!("patchesJson6902[{i}]");
-            let docs = match (&p.path, &p.patch) {
-                (Some(path), None) => {
-                    let (path, text) = ldr.read_text(path, &format!("{field}.path"))?;
-                    parse_yaml(&path, &text)?
-                }
-                (None, Some(inline)) => parse_yaml(kfile, inline)?,
-                _ => {
-                    return Err(RenderError::field(
-                        kfile,
-                        field,
-                        "needs exactly one of `patch` and `path`",
-                    ));
-                }
-            };
-            let body = parse_body(docs).map_err(fail(field.clone()))?;
-            if !matches!(body, PatchBody::Json(_)) {
-                return Err(RenderError::field(
-                    kfile,
-                    field,
-                    "must be a JSON 6902 patch (a list of operations)",
-                ));
-            }
-            let Some(matcher) = target_matcher(p.target.as_ref(), kfile, &field)? else {
-                return Err(RenderError::field(
-                    kfile,
-                    format!("{field}.target"),
-                    "a JSON 6902 patch needs a target",
-                ));
-            };
-            patch::apply(&mut acc.res, &body, Some(&matcher), PatchOptions::default())
-                .map_err(fail(field))?;
+            json6902_entry(ldr, &mut acc.res, &format!("patchesJson6902[{i}]"), p)?;
         }
 
         for (i, r) in k.replicas.iter().enumerate() {
@@ -558,6 +543,116 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// A `patchesStrategicMerge` entry: a file or an inline patch, applied to the object it names.
+pub(crate) fn smp_entry(
+    ldr: &Loader<'_>,
+    res: &mut ResMap,
+    field: &str,
+    entry: &str,
+) -> Result<(), RenderError> {
+    let kfile = &ldr.kfile;
+    let docs = if entry.contains('\n') {
+        parse_yaml(kfile, entry)?
+    } else {
+        let (path, text) = ldr.read_text(entry, field)?;
+        parse_yaml(&path, &text)?
+    };
+    let body = parse_body(docs).map_err(|e| RenderError::field(kfile, field, e))?;
+    if matches!(body, PatchBody::Json(_)) {
+        return Err(RenderError::field(
+            kfile,
+            field,
+            "a JSON 6902 patch belongs under `patches` with a target",
+        ));
+    }
+    patch::apply(res, &body, None, PatchOptions::default())
+        .map_err(|e| RenderError::field(kfile, field, e))
+}
+
+/// A `patches` entry: strategic merge or JSON 6902, inline or from a file, with an optional target.
+pub(crate) fn patch_entry(
+    ldr: &Loader<'_>,
+    res: &mut ResMap,
+    field: &str,
+    p: &PatchEntry,
+) -> Result<(), RenderError> {
+    let kfile = &ldr.kfile;
+    let docs = match (&p.path, &p.patch) {
+        (Some(_), Some(_)) => {
+            return Err(RenderError::field(
+                kfile,
+                field,
+                "`patch` and `path` cannot both be set",
+            ));
+        }
+        (None, None) => return Err(RenderError::field(kfile, field, "needs `patch` or `path`")),
+        (Some(path), None) => {
+            let (path, text) = ldr.read_text(path, &format!("{field}.path"))?;
+            parse_yaml(&path, &text)?
+        }
+        (None, Some(inline)) => parse_yaml(kfile, inline)?,
+    };
+    let body = parse_body(docs).map_err(|e| RenderError::field(kfile, field, e))?;
+    let mut opts = PatchOptions::default();
+    for (key, v) in &p.options {
+        match key.as_str() {
+            "allowNameChange" => opts.allow_name_change = *v,
+            "allowKindChange" => opts.allow_kind_change = *v,
+            other => {
+                return Err(RenderError::field(
+                    kfile,
+                    format!("{field}.options.{other}"),
+                    "unknown option",
+                ));
+            }
+        }
+    }
+    let matcher = target_matcher(p.target.as_ref(), kfile, field)?;
+    patch::apply(res, &body, matcher.as_ref(), opts)
+        .map_err(|e| RenderError::field(kfile, field, e))
+}
+
+/// A `patchesJson6902` entry: a JSON 6902 patch (inline or from a file) and its target.
+pub(crate) fn json6902_entry(
+    ldr: &Loader<'_>,
+    res: &mut ResMap,
+    field: &str,
+    p: &Json6902Entry,
+) -> Result<(), RenderError> {
+    let kfile = &ldr.kfile;
+    let docs = match (&p.path, &p.patch) {
+        (Some(path), None) => {
+            let (path, text) = ldr.read_text(path, &format!("{field}.path"))?;
+            parse_yaml(&path, &text)?
+        }
+        (None, Some(inline)) => parse_yaml(kfile, inline)?,
+        _ => {
+            return Err(RenderError::field(
+                kfile,
+                field,
+                "needs exactly one of `patch` and `path`",
+            ));
+        }
+    };
+    let body = parse_body(docs).map_err(|e| RenderError::field(kfile, field, e))?;
+    if !matches!(body, PatchBody::Json(_)) {
+        return Err(RenderError::field(
+            kfile,
+            field,
+            "must be a JSON 6902 patch (a list of operations)",
+        ));
+    }
+    let Some(matcher) = target_matcher(p.target.as_ref(), kfile, field)? else {
+        return Err(RenderError::field(
+            kfile,
+            format!("{field}.target"),
+            "a JSON 6902 patch needs a target",
+        ));
+    };
+    patch::apply(res, &body, Some(&matcher), PatchOptions::default())
+        .map_err(|e| RenderError::field(kfile, field, e))
+}
+
 fn target_matcher(
     t: Option<&Selector>,
     kfile: &Path,
@@ -569,7 +664,7 @@ fn target_matcher(
     .transpose()
 }
 
-fn load_replacements(
+pub(crate) fn load_replacements(
     ldr: &Loader<'_>,
     entry: &Value,
     field: &str,

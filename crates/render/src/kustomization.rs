@@ -44,10 +44,10 @@ const KNOWN_KEYS: &[&str] = &[
     "helmChartInflationGenerator",
     "generatorOptions",
     "configurations",
-    "generators",
-    "transformers",
     "validators",
     "buildMetadata",
+    "generators",
+    "transformers",
 ];
 
 /// Keys kustomize knows that this renderer refuses (plugins, Helm, vars, OpenAPI schemas).
@@ -59,8 +59,6 @@ pub const UNSUPPORTED_KEYS: &[&str] = &[
     "helmGlobals",
     "helmCharts",
     "helmChartInflationGenerator",
-    "generators",
-    "transformers",
     "validators",
     "buildMetadata",
 ];
@@ -92,6 +90,8 @@ pub struct Kustomization {
     pub secret_generator: Vec<GeneratorArgs>,
     pub generator_options: Option<GeneratorOptions>,
     pub configurations: Vec<String>,
+    pub generators: Vec<String>,
+    pub transformers: Vec<String>,
     #[serde(flatten)]
     pub unsupported: BTreeMap<String, Value>,
 }

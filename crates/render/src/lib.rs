@@ -21,7 +21,8 @@
 //! `commonAnnotations`, `images`, `replicas`, `patches` (strategic merge and JSON 6902,
 //! inline or from files, all target selectors), `patchesStrategicMerge`, `patchesJson6902`,
 //! `configMapGenerator` / `secretGenerator` (with behaviours, `generatorOptions` and the
-//! content-hash suffix), `replacements`, `configurations`, `sortOptions`. Plugins, Helm,
+//! content-hash suffix), `replacements`, `configurations`, `sortOptions`, and the built-in plugins under
+//! `generators` / `transformers` (`apiVersion: builtin`). Other plugins, Helm,
 //! `vars`, `openapi`, `crds`, remote resources and `buildMetadata` are refused with an
 //! error naming the field.
 
@@ -34,6 +35,7 @@ mod generator;
 mod hash;
 mod kustomization;
 mod loader;
+mod plugins;
 mod resmap;
 mod resource;
 mod selector;
