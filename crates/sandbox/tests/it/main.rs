@@ -1,11 +1,13 @@
 //! The sandbox's API through an ordinary `kube::Client` on the in-process service: what the engine
 //! and kubectl rely on, checked against the behaviour the Kubernetes documentation describes.
 
+mod crd;
 mod crud;
 mod discovery;
 mod errors;
 mod gc;
 mod lists;
+mod logs;
 mod patch;
 mod validation;
 mod watch;
