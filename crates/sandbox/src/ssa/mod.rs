@@ -275,10 +275,21 @@ pub fn record_update(
     let schema = root(gvk);
     let empty = Value::Object(serde_json::Map::new());
     let old_value = old.unwrap_or(&empty);
-    let basis = if new.pointer("/metadata/managedFields").is_some() {
-        new
-    } else {
-        old_value
+    // https://kubernetes.io/docs/reference/using-api/server-side-apply/#clearing-managedfields:
+    // an empty list leaves the live entries in place; a list with one empty entry clears them
+    // all (and the write itself records nothing).
+    let sent = new.pointer("/metadata/managedFields");
+    if sent
+        .and_then(Value::as_array)
+        .is_some_and(|l| l.len() == 1 && l[0].as_object().is_some_and(|m| m.is_empty()))
+    {
+        let mut out = new.clone();
+        write_managed_fields(&mut out, &[]);
+        return Ok(out);
+    }
+    let basis = match sent {
+        Some(Value::Array(list)) if !list.is_empty() => new,
+        _ => old_value,
     };
     let mut entries = read_managed_fields(basis)?;
 

@@ -452,3 +452,35 @@ fn reapplying_the_same_configuration_changes_nothing() {
     .expect("applies");
     assert_eq!(entry(&changed, "gitops").expect("entry")["time"], T2);
 }
+
+// https://kubernetes.io/docs/reference/using-api/server-side-apply/#clearing-managedfields
+#[test]
+fn an_empty_list_keeps_managed_fields_and_one_empty_entry_clears_them() {
+    let live = apply(None, &deployment(2, ""), &deploy_gvk(), &opts("gitops")).expect("applies");
+    let mut sent = live.clone();
+    sent["metadata"]["managedFields"] = json!([]);
+    let kept = record_update(
+        Some(&live),
+        &sent,
+        &deploy_gvk(),
+        "kubectl-edit",
+        T2,
+        Scope::Main,
+    )
+    .expect("records");
+    assert_eq!(
+        kept["metadata"]["managedFields"],
+        live["metadata"]["managedFields"]
+    );
+    sent["metadata"]["managedFields"] = json!([{}]);
+    let cleared = record_update(
+        Some(&live),
+        &sent,
+        &deploy_gvk(),
+        "kubectl-edit",
+        T2,
+        Scope::Main,
+    )
+    .expect("records");
+    assert!(cleared["metadata"].get("managedFields").is_none());
+}
