@@ -69,12 +69,46 @@ pub fn pod_from_template(
     if let Some(annotations) = template.pointer("/metadata/annotations") {
         meta::set(&mut metadata, "annotations", annotations.clone());
     }
-    json!({
+    let mut pod = json!({
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": metadata,
         "spec": template.get("spec").cloned().unwrap_or_else(|| json!({})),
-    })
+    });
+    admit_pod(&mut pod);
+    pod
+}
+
+/// What the API server adds to every new pod: API defaults, then the admission plugins'
+/// fields. https://kubernetes.io/docs/reference/access-authn-authz/admission-controllers/
+/// (ServiceAccount: `serviceAccountName: default`; DefaultTolerationSeconds: tolerate
+/// not-ready and unreachable nodes for 300 s; Priority: priority 0).
+pub fn admit_pod(pod: &mut Value) {
+    crate::defaults::apply_defaults(pod, &gitops_manifest::merge_keys::Gvk::new("", "v1", "Pod"));
+    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let account = spec
+        .get("serviceAccountName")
+        .and_then(Value::as_str)
+        .unwrap_or("default")
+        .to_owned();
+    spec.insert("serviceAccountName".to_owned(), json!(account));
+    spec.insert("serviceAccount".to_owned(), json!(account));
+    spec.entry("priority").or_insert(json!(0));
+    spec.entry("preemptionPolicy")
+        .or_insert(json!("PreemptLowerPriority"));
+    let tolerations = spec.entry("tolerations").or_insert_with(|| json!([]));
+    if let Some(list) = tolerations.as_array_mut() {
+        for key in [
+            "node.kubernetes.io/not-ready",
+            "node.kubernetes.io/unreachable",
+        ] {
+            if !list.iter().any(|t| t["key"] == key) {
+                list.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
+            }
+        }
+    }
 }
 
 fn sync(ctx: &mut Context<'_>, rs: &Value, owned: &[&Value]) {
