@@ -56,6 +56,9 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Remove a ring's lock left behind by a run that died.
     Unlock(UnlockArgs),
+    /// Serve the Kubernetes API emulator over HTTPS for kubectl (writes a kubeconfig; the global
+    /// `--kubeconfig FILE` says where, default `.gitops/sandbox/kubeconfig`).
+    Sandbox(SandboxArgs),
     /// Keep the rings in step with a git branch: a daemon that applies each new commit ring by
     /// ring (same gates and rollback as `apply`), reports drift, and serves health, metrics and
     /// status. `--repo` takes a folder or a URL (https, ssh, file://).
@@ -91,6 +94,7 @@ pub struct RenderArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
+
 /// How a plan is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum PlanFormat {
@@ -135,60 +139,6 @@ pub struct ShowArgs {
 pub struct ValidateArgs {
     #[command(flatten)]
     pub select: RingSelection,
-}
-
-/// How the daemon writes its log lines (stderr).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum LogFormat {
-    /// One human-readable line per event.
-    #[default]
-    Text,
-    /// One JSON object per line, for log collectors.
-    Json,
-}
-
-#[derive(Debug, Args)]
-pub struct WatchArgs {
-    /// The branch to follow; default: the checked-out branch of a folder, the default branch of a URL.
-    #[arg(long, value_name = "BRANCH")]
-    pub branch: Option<String>,
-
-    /// How often to fetch a URL and to re-plan for drift (a folder is also watched for commits).
-    #[arg(long, value_name = "DURATION", default_value = "1m")]
-    pub interval: crate::duration::Duration,
-
-    /// Serve `/healthz`, `/readyz`, `/metrics` and `/status` on this address.
-    #[arg(long, value_name = "ADDR:PORT")]
-    pub listen: Option<std::net::SocketAddr>,
-
-    /// Correct drift by applying git again (default: only report it).
-    #[arg(long)]
-    pub self_heal: bool,
-
-    /// Only these rings (names, comma-separated or repeated); default: all.
-    #[arg(long, value_name = "RING", value_delimiter = ',', num_args = 1..)]
-    pub rings: Vec<String>,
-
-    /// How log lines are written.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
-    pub log_format: LogFormat,
-
-    /// Where a URL is cloned; default: `$XDG_CACHE_HOME/gitops/watch` (or `~/.cache/...`).
-    #[arg(long, value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
-
-    /// Run rings only while holding the leader Lease (for several replicas in a cluster).
-    #[arg(long)]
-    pub leader_elect: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ApproveArgs {
-    /// The ring waiting for an approval.
-    pub ring: String,
-
-    /// The commit to approve (full id, or a prefix of at least 7 characters).
-    pub commit: String,
 }
 
 /// How `apply`, `rollback` and `history` print their result.
@@ -265,4 +215,80 @@ pub struct RollbackArgs {
 pub struct UnlockArgs {
     /// The ring whose lock to remove.
     pub ring: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// The loopback address to serve on; port 0 picks a free port (printed at start).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:6443")]
+    pub listen: std::net::SocketAddr,
+
+    /// Load the cluster from this file at start and keep it there (written after changes and at
+    /// exit); without it the cluster lives in memory only.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// How much faster than real time the simulated controllers run (1: a pod is Ready about a
+    /// second after it is created).
+    #[arg(long, value_name = "N", default_value = "1")]
+    pub time_scale: String,
+
+    /// Faults to inject: e.g. `verb=patch,resource=deployments,error=0.2;latency=50ms`, or
+    /// `@FILE` for a YAML file (see docs/sandbox.md); default: `GITOPS_SANDBOX_FAULTS`.
+    #[arg(long, value_name = "SPEC")]
+    pub faults: Option<String>,
+}
+
+/// How the daemon writes its log lines (stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The branch to follow; default: the checked-out branch of a folder, the default branch of a URL.
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
+
+    /// How often to fetch a URL and to re-plan for drift (a folder is also watched for commits).
+    #[arg(long, value_name = "DURATION", default_value = "1m")]
+    pub interval: crate::duration::Duration,
+
+    /// Serve `/healthz`, `/readyz`, `/metrics` and `/status` on this address.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
+
+    /// Correct drift by applying git again (default: only report it).
+    #[arg(long)]
+    pub self_heal: bool,
+
+    /// Only these rings (names, comma-separated or repeated); default: all.
+    #[arg(long, value_name = "RING", value_delimiter = ',', num_args = 1..)]
+    pub rings: Vec<String>,
+
+    /// How log lines are written.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+
+    /// Where a URL is cloned; default: `$XDG_CACHE_HOME/gitops/watch` (or `~/.cache/...`).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Run rings only while holding the leader Lease (for several replicas in a cluster).
+    #[arg(long)]
+    pub leader_elect: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The ring waiting for an approval.
+    pub ring: String,
+
+    /// The commit to approve (full id, or a prefix of at least 7 characters).
+    pub commit: String,
 }

@@ -7,15 +7,15 @@ mod commands;
 mod config;
 mod duration;
 mod exit;
+mod health;
 mod history;
 mod lock;
 mod output;
-mod plan;
 #[cfg(test)]
 mod pipeline_examples;
+mod plan;
 mod validate;
 mod watch;
-mod health;
 
 use std::process::ExitCode;
 

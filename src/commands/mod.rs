@@ -7,9 +7,10 @@ mod history;
 pub(crate) mod plan;
 mod render;
 mod rollback;
+mod sandbox;
 pub(crate) mod show;
-mod validate;
 mod unlock;
+mod validate;
 mod watch;
 
 use crate::cli::{Cli, Command};
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::History(args) => history::run(&cli.global, &args),
         Command::Rollback(args) => rollback::run(&cli.global, &args),
         Command::Unlock(args) => unlock::run(&cli.global, &args),
+        Command::Sandbox(args) => sandbox::run(&cli.global, &args),
         Command::Watch(args) => watch::run(&cli.global, &args),
         Command::Approve(args) => approve::run(&cli.global, &args),
     }
