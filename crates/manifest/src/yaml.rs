@@ -59,6 +59,8 @@ fn options() -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
     options.with_snippet = false;
+    // kustomize (through Go's YAML libraries) accepts a repeated key and keeps the last value.
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
     options
 }
 
