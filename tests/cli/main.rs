@@ -5,5 +5,6 @@ mod harness;
 
 mod differential;
 mod gitops_yaml;
+mod plan;
 mod render;
 mod watch;
