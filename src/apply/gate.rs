@@ -21,6 +21,9 @@ use crate::health::{Health, Readiness, assess, current_pods, readiness, workload
 /// to cost a real API server nothing.
 pub const POLL: Duration = Duration::from_millis(500);
 
+/// (API group, namespace, kind) of one LIST the gate makes.
+type ListKey = (String, Option<String>, String);
+
 /// One object the gate watches.
 #[derive(Debug, Clone)]
 pub struct Watched {
@@ -133,15 +136,14 @@ pub async fn observe(cluster: &Cluster, watched: &[Watched]) -> Result<Observati
         requests.push(("Pod".into(), pod_kind(), ns.clone()));
         requests.push(("ReplicaSet".into(), replica_set_kind(), ns.clone()));
     }
-    let results: Vec<Result<((String, Option<String>, String), Vec<Value>), ClusterError>> =
-        futures::stream::iter(requests)
-            .map(|(label, kind, ns)| async move {
-                let items = list_group(cluster, &kind, ns.as_deref()).await?;
-                Ok(((kind.resource.group.clone(), ns, label), items))
-            })
-            .buffer_unordered(cluster.concurrency())
-            .collect()
-            .await;
+    let results: Vec<Result<(ListKey, Vec<Value>), ClusterError>> = futures::stream::iter(requests)
+        .map(|(label, kind, ns)| async move {
+            let items = list_group(cluster, &kind, ns.as_deref()).await?;
+            Ok(((kind.resource.group.clone(), ns, label), items))
+        })
+        .buffer_unordered(cluster.concurrency())
+        .collect()
+        .await;
     let mut lists: BTreeMap<(String, Option<String>, String), Vec<Value>> = BTreeMap::new();
     for r in results {
         let (key, items) = r?;

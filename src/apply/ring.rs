@@ -542,10 +542,10 @@ impl RingRun<'_> {
                 Err(e) => return Forward::ApplyFailed(e.to_string()),
             }
         }
-        if !to_apply.is_empty() || !to_prune.is_empty() {
-            if let Err(e) = self.write_parent(kinds, &new_inventory).await {
-                return Forward::ApplyFailed(format!("writing the ApplySet parent: {e}"));
-            }
+        if (!to_apply.is_empty() || !to_prune.is_empty())
+            && let Err(e) = self.write_parent(kinds, &new_inventory).await
+        {
+            return Forward::ApplyFailed(format!("writing the ApplySet parent: {e}"));
         }
         // Gate.
         let watched = self.watched(kinds, rendered);

@@ -2,7 +2,6 @@
 //! controllers running faster than real time: releases over several rings, crash loops and
 //! failing init containers rolled back, approvals, locks, prune, CRDs, stale plans, history.
 
-use std::path::Path;
 use std::time::Duration;
 
 use gitops_manifest::ObjectRef;
@@ -27,7 +26,6 @@ const TEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// A running sandbox: the cluster, and its controllers until dropped.
 pub(crate) struct Env {
     pub cluster: Cluster,
-    pub sandbox: gitops_sandbox::Sandbox,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -52,7 +50,6 @@ pub(crate) fn start_sandbox() -> Env {
     );
     Env {
         cluster,
-        sandbox,
         _stop: stop,
     }
 }
@@ -145,10 +142,6 @@ impl Repo {
 
     pub fn config(&self) -> Config {
         Config::load(&self.dir.path().join("gitops.yaml")).expect("gitops.yaml loads")
-    }
-
-    pub fn root(&self) -> &Path {
-        self.dir.path()
     }
 }
 

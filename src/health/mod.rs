@@ -6,11 +6,11 @@ mod crd;
 mod daemon_set;
 mod deployment;
 mod fields;
-mod health;
 mod job;
 mod ownership;
 mod pod;
 mod service;
+mod state;
 mod stateful_set;
 mod storage;
 
@@ -19,11 +19,11 @@ use serde_json::Value;
 pub use self::crd::crd_health;
 pub use self::daemon_set::daemon_set_health;
 pub use self::deployment::deployment_health;
-pub use self::health::Health;
 pub use self::job::job_health;
 pub use self::ownership::current_pods;
 pub use self::pod::{pod_health, pod_problem};
 pub use self::service::service_health;
+pub use self::state::Health;
 pub use self::stateful_set::stateful_set_health;
 pub use self::storage::{pv_health, pvc_health};
 

@@ -100,8 +100,8 @@ pub async fn record(
 ) -> Result<u64, HistoryError> {
     ensure_namespace(cluster, namespace).await?;
     let existing = list(cluster, namespace, &revision.ring).await?;
-    let mut number = existing.iter().map(|s| s.number).max().unwrap_or(0) + 1;
-    for _ in 0..NUMBER_ATTEMPTS {
+    let first = existing.iter().map(|s| s.number).max().unwrap_or(0) + 1;
+    for number in first..first + NUMBER_ATTEMPTS {
         revision.number = number;
         let secret = to_secret(revision, namespace)?;
         let id = secret_ref(namespace, &secret_name(&revision.ring, number));
@@ -118,7 +118,6 @@ pub async fn record(
             }
             return Ok(number);
         }
-        number += 1;
     }
     Err(HistoryError::Cluster(ClusterError::Api {
         what: format!("recording a revision of ring `{}`", revision.ring),
