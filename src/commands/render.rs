@@ -17,18 +17,29 @@ pub fn run(global: &GlobalArgs, args: &RenderArgs) -> anyhow::Result<Exit> {
     let fs = DiskFs::new(&config.root)
         .with_context(|| format!("`{}`: cannot open the repo root", config.root.display()))?;
     // Every ring is built before anything is written, so a broken ring leaves no partial output.
-    let mut texts = Vec::with_capacity(rings.len());
-    for ring in &rings {
+    let mut rendered = Vec::with_capacity(rings.len());
+    for ring in rings {
         let objects = build(&fs, ring)?;
         let text = gitops_manifest::yaml::to_documents(&objects)
             .with_context(|| format!("ring `{}`: cannot write the objects as YAML", ring.name))?;
-        texts.push((*ring, objects.len(), text));
+        rendered.push(Rendered {
+            ring,
+            objects: objects.len(),
+            text,
+        });
     }
     match &args.out {
-        Some(dir) => write_files(dir, &texts)?,
-        None => print(&texts)?,
+        Some(dir) => write_files(dir, &rendered)?,
+        None => print(&rendered)?,
     }
     Ok(Exit::Success)
+}
+
+/// One ring, built and written as YAML.
+struct Rendered<'a> {
+    ring: &'a Ring,
+    objects: usize,
+    text: String,
 }
 
 /// Build one ring through the renderer, reading only inside the repo root.
@@ -37,9 +48,9 @@ fn build(fs: &DiskFs, ring: &Ring) -> anyhow::Result<Vec<Value>> {
 }
 
 /// One stream per ring on stdout, separated by `---`. A closed pipe (`| head`) is not an error.
-fn print(texts: &[(&Ring, usize, String)]) -> anyhow::Result<()> {
+fn print(rendered: &[Rendered]) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    for (i, (_, _, text)) in texts.iter().enumerate() {
+    for (i, Rendered { text, .. }) in rendered.iter().enumerate() {
         let separator = if i > 0 { "---\n" } else { "" };
         let written = stdout
             .write_all(separator.as_bytes())
@@ -56,15 +67,20 @@ fn print(texts: &[(&Ring, usize, String)]) -> anyhow::Result<()> {
 }
 
 /// `DIR/<ring>.yaml` per ring; the folder is created when missing.
-fn write_files(dir: &Path, texts: &[(&Ring, usize, String)]) -> anyhow::Result<()> {
+fn write_files(dir: &Path, rendered: &[Rendered]) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("`{}`: cannot create the folder", dir.display()))?;
-    for (ring, count, text) in texts {
+    for Rendered {
+        ring,
+        objects,
+        text,
+    } in rendered
+    {
         let file = dir.join(format!("{}.yaml", ring.name));
         std::fs::write(&file, text)
             .with_context(|| format!("`{}`: cannot write", file.display()))?;
         eprintln!(
-            "rendered `{}`: {count} objects to `{}`",
+            "rendered `{}`: {objects} objects to `{}`",
             ring.name,
             file.display()
         );
