@@ -437,6 +437,106 @@ fn columns_and_cells(info: &ResourceInfo, object: &Value) -> (Vec<Column>, Vec<V
                 json!(created),
             ],
         ),
+        ("storage.k8s.io", "storageclasses") => {
+            // The default class is marked in the name column.
+            // https://kubernetes.io/docs/concepts/storage/storage-classes/#default-storageclass
+            let default = s(
+                object,
+                "/metadata/annotations/storageclass.kubernetes.io~1is-default-class",
+            ) == "true";
+            let label = if default {
+                format!("{} (default)", s(object, "/metadata/name"))
+            } else {
+                s(object, "/metadata/name").to_owned()
+            };
+            (
+                vec![
+                    col("Name", "string", 0),
+                    col("Provisioner", "string", 0),
+                    col("ReclaimPolicy", "string", 0),
+                    col("VolumeBindingMode", "string", 0),
+                    col("AllowVolumeExpansion", "string", 0),
+                    col("Age", "string", 0),
+                ],
+                vec![
+                    json!(label),
+                    json!(s(object, "/provisioner")),
+                    json!(
+                        object
+                            .get("reclaimPolicy")
+                            .and_then(Value::as_str)
+                            .unwrap_or("Delete")
+                    ),
+                    json!(
+                        object
+                            .get("volumeBindingMode")
+                            .and_then(Value::as_str)
+                            .unwrap_or("Immediate")
+                    ),
+                    json!(
+                        object
+                            .get("allowVolumeExpansion")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false)
+                            .to_string()
+                    ),
+                    json!(created),
+                ],
+            )
+        }
+        ("apps", "daemonsets") => (
+            vec![
+                col("Name", "string", 0),
+                col("Desired", "integer", 0),
+                col("Current", "integer", 0),
+                col("Ready", "integer", 0),
+                col("Up-to-date", "integer", 0),
+                col("Available", "integer", 0),
+                col("Age", "string", 0),
+            ],
+            vec![
+                name,
+                json!(n(object, "/status/desiredNumberScheduled")),
+                json!(n(object, "/status/currentNumberScheduled")),
+                json!(n(object, "/status/numberReady")),
+                json!(n(object, "/status/updatedNumberScheduled")),
+                json!(n(object, "/status/numberAvailable")),
+                json!(created),
+            ],
+        ),
+        ("batch", "jobs") => {
+            let completions = object
+                .pointer("/spec/completions")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            let status = if array(object, "/status/conditions")
+                .iter()
+                .any(|c| s(c, "/type") == "Complete" && s(c, "/status") == "True")
+            {
+                "Complete"
+            } else if array(object, "/status/conditions")
+                .iter()
+                .any(|c| s(c, "/type") == "Failed" && s(c, "/status") == "True")
+            {
+                "Failed"
+            } else {
+                "Running"
+            };
+            (
+                vec![
+                    col("Name", "string", 0),
+                    col("Status", "string", 0),
+                    col("Completions", "string", 0),
+                    col("Age", "string", 0),
+                ],
+                vec![
+                    name,
+                    json!(status),
+                    json!(format!("{}/{completions}", n(object, "/status/succeeded"))),
+                    json!(created),
+                ],
+            )
+        }
         ("", "nodes") => {
             let ready = array(object, "/status/conditions")
                 .iter()
@@ -459,7 +559,7 @@ fn columns_and_cells(info: &ResourceInfo, object: &Value) -> (Vec<Column>, Vec<V
                 vec![
                     name,
                     json!(ready),
-                    json!("<none>"),
+                    json!(node_roles(object)),
                     json!(created),
                     json!(s(object, "/status/nodeInfo/kubeletVersion")),
                 ],
@@ -497,6 +597,29 @@ fn columns_and_cells(info: &ResourceInfo, object: &Value) -> (Vec<Column>, Vec<V
             vec![name, json!(s(object, "/metadata/creationTimestamp"))],
         ),
     }
+}
+
+/// Node roles from `node-role.kubernetes.io/<role>` and `kubernetes.io/role` labels.
+/// https://kubernetes.io/docs/reference/labels-annotations-taints/#node-role-kubernetes-io
+fn node_roles(node: &Value) -> String {
+    let mut roles: Vec<String> = Vec::new();
+    if let Some(labels) = node.pointer("/metadata/labels").and_then(Value::as_object) {
+        for (key, value) in labels {
+            if let Some(role) = key
+                .strip_prefix("node-role.kubernetes.io/")
+                .filter(|r| !r.is_empty())
+            {
+                roles.push(role.to_owned());
+            } else if key == "kubernetes.io/role"
+                && let Some(role) = value.as_str().filter(|r| !r.is_empty())
+            {
+                roles.push(role.to_owned());
+            }
+        }
+    }
+    roles.sort();
+    roles.dedup();
+    none_if_empty(roles.join(","))
 }
 
 fn access_modes(modes: &[Value]) -> String {
@@ -568,6 +691,22 @@ mod tests {
         assert_eq!(human_duration(200), "3m20s");
         assert_eq!(human_duration(3600 * 5), "5h");
         assert_eq!(human_duration(3600 * 50), "2d2h");
+    }
+
+    #[test]
+    fn default_storage_class_and_node_roles() {
+        let registry = crate::store::Registry::builtin();
+        let sc_info = registry.get("storage.k8s.io", "v1", "storageclasses").cloned().unwrap_or_else(|| panic!("sc"));
+        let sc = json!({"metadata": {"name": "managed-csi",
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+            "provisioner": "disk.csi.azure.com", "volumeBindingMode": "WaitForFirstConsumer"});
+        let (_, cells) = columns_and_cells(&sc_info, &sc);
+        assert_eq!(cells[0], "managed-csi (default)");
+        assert_eq!(cells[3], "WaitForFirstConsumer");
+        assert_eq!(cells[2], "Delete");
+        let node = json!({"metadata": {"labels": {"kubernetes.io/role": "agent", "node-role.kubernetes.io/infra": ""}}});
+        assert_eq!(node_roles(&node), "agent,infra");
+        assert_eq!(node_roles(&json!({})), "<none>");
     }
 
     #[test]
