@@ -203,8 +203,12 @@ pub fn transform_all(
                 }
             }
             "PatchJson6902Transformer" => {
+                let target: Option<crate::kustomization::Selector> = c.get(ldr, "target")?;
+                if target.as_ref().is_none_or(|t| t.name.is_empty()) {
+                    return Err(fail("must specify the target name".into()));
+                }
                 let entry = Json6902Entry {
-                    target: c.get(ldr, "target")?,
+                    target,
                     path: c
                         .obj
                         .get("path")
