@@ -904,3 +904,226 @@ spec: {teeth: 12}
     .await
     .expect("test timed out");
 }
+
+/// A sandbox whose API answers through the fault layer with `spec`.
+fn start_faulty_sandbox(spec: &str) -> (Env, gitops_sandbox::faults::FaultHandle) {
+    let sandbox = gitops_sandbox::Sandbox::new();
+    let controllers = gitops_sandbox::controllers::Controllers::new(
+        sandbox.store().clone(),
+        gitops_sandbox::clock::Clock::real(TIME_SCALE),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(controllers.run(async move {
+        let _ = stopped.await;
+    }));
+    let handle = gitops_sandbox::faults::FaultHandle::new(
+        gitops_sandbox::faults::FaultConfig::parse(spec).expect("fault spec"),
+    );
+    let service = tower::Layer::layer(
+        &gitops_sandbox::faults::FaultLayer::new(handle.clone()),
+        sandbox.service(),
+    );
+    let client = kube::Client::new(service, "default");
+    let cluster = Cluster::from_client(
+        client,
+        ClusterInfo {
+            server: "in-process sandbox".into(),
+            context: None,
+        },
+        "the sandbox",
+    );
+    (
+        Env {
+            cluster,
+            _stop: stop,
+        },
+        handle,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_api_faults_are_retried_and_a_persistent_one_fails_cleanly_with_rollback() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        // A quarter of reads and applies answer 503: retried, the ring goes green.
+        let (env, faults) =
+            start_faulty_sandbox("seed=7;verb=get|list|patch,error=0.25,status=503");
+        let repo = Repo::new(ONE_RING);
+        repo.env(
+            "dev",
+            &app("dev", "registry.example/web:1.0", "busybox:1.36"),
+        );
+        let result = single(&env, &repo, &options()).await;
+        assert_eq!(outcome(&result), Some(Outcome::Succeeded), "{result:?}");
+
+        // Planned without faults; then every apply of a Deployment fails mid-apply: the ring
+        // stops, what it changed is rolled back, and the record says so.
+        repo.env(
+            "dev",
+            &format!(
+                "{}{}",
+                app("dev", "registry.example/web:1.1", "busybox:1.36"),
+                EXTRA
+            ),
+        );
+        let config = repo.config();
+        let plan = crate::plan::pipeline::plan_ring(
+            &env.cluster,
+            &config,
+            &config.rings[0],
+            GitState::default(),
+            &crate::plan::Masker::random(),
+            &|| {},
+        )
+        .await
+        .expect("plan");
+        faults.set(
+            gitops_sandbox::faults::FaultConfig::parse(
+                "verb=patch,resource=deployments,error=1,status=500",
+            )
+            .expect("spec"),
+        );
+        let request = RingRequest {
+            config: &config,
+            ring: &config.rings[0],
+            cluster: &env.cluster,
+            plan: PlanSource::Saved(&plan),
+            git: GitState::default(),
+            approved: true,
+            options: options(),
+        };
+        let result = run_ring(
+            request,
+            &|_, _| None,
+            &Recorder::default(),
+            &Cancel::never(),
+        )
+        .await;
+        let RingResult::Ran {
+            revision,
+            record_error,
+        } = &result
+        else {
+            panic!("ran: {result:?}")
+        };
+        assert_eq!(record_error, &None);
+        assert_eq!(
+            revision.outcome,
+            Outcome::RolledBack,
+            "{}",
+            revision.message
+        );
+        assert!(
+            revision.message.contains("Deployment dev/web")
+                && revision.message.contains("injected fault"),
+            "the record names the failed apply: {}",
+            revision.message
+        );
+        assert_eq!(result.exit(), crate::exit::Exit::GateFailed);
+        faults.set(gitops_sandbox::faults::FaultConfig::none());
+        assert!(
+            get(
+                &env,
+                "",
+                "v1",
+                "ConfigMap",
+                "configmaps",
+                Some("dev"),
+                "extra"
+            )
+            .await
+            .is_none(),
+            "the created ConfigMap is deleted again"
+        );
+        assert_eq!(
+            image(&deployment(&env, "dev").await.unwrap()),
+            "registry.example/web:1.0"
+        );
+        let list = crate::history::store::list(&env.cluster, "gitops-system", "dev")
+            .await
+            .unwrap();
+        assert_eq!(list.last().map(|s| s.outcome), Some(Outcome::RolledBack));
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupt_during_the_gate_releases_the_lock_and_records_the_run_as_interrupted() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let env = start_sandbox();
+        let repo = Repo::new(ONE_RING);
+        // A claim of a storage class that does not exist never binds: the gate waits.
+        repo.env(
+            "dev",
+            "apiVersion: v1
+kind: Namespace
+metadata:
+  name: dev
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: data
+  namespace: dev
+spec:
+  storageClassName: no-such-class
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+",
+        );
+        let config = repo.config();
+        let (trigger, cancel) = crate::apply::cancel::pair();
+        let request = RingRequest {
+            config: &config,
+            ring: &config.rings[0],
+            cluster: &env.cluster,
+            plan: PlanSource::Fresh,
+            git: GitState::default(),
+            approved: true,
+            options: options(),
+        };
+        let firing = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            trigger.fire();
+        });
+        let result = run_ring(request, &|_, _| None, &Recorder::default(), &cancel).await;
+        firing.await.unwrap();
+        let RingResult::Ran { revision, .. } = &result else {
+            panic!("ran: {result:?}")
+        };
+        assert_eq!(
+            revision.outcome,
+            Outcome::Interrupted,
+            "{}",
+            revision.message
+        );
+        assert!(
+            revision.message.contains("health gate"),
+            "{}",
+            revision.message
+        );
+        assert!(
+            get(
+                &env,
+                "coordination.k8s.io",
+                "v1",
+                "Lease",
+                "leases",
+                Some("gitops-system"),
+                "gitops-lock-dev"
+            )
+            .await
+            .is_none(),
+            "lock released"
+        );
+        let list = crate::history::store::list(&env.cluster, "gitops-system", "dev")
+            .await
+            .unwrap();
+        assert_eq!(
+            list.iter().map(|s| s.outcome).collect::<Vec<_>>(),
+            [Outcome::Interrupted]
+        );
+    })
+    .await
+    .expect("test timed out");
+}
