@@ -148,7 +148,7 @@ impl Cluster {
             }
         }
         if !failures.is_empty() {
-            failures.sort_by(|a, b| a.error.to_string().cmp(&b.error.to_string()));
+            failures.sort_by_key(|f| f.error.to_string());
             return Err(ObserveError::Objects(failures));
         }
         observations.sort_by(|a, b| a.object.cmp(&b.object));
@@ -379,14 +379,17 @@ impl Cluster {
             };
             for ns in scopes {
                 for object in self.list(&kind, ns, &selector).await? {
-                    if let Ok(id) = ObjectRef::from_value(&object)
-                        && !rendered.contains(&id)
-                    {
+                    if let Ok(id) = ObjectRef::from_value(&object) {
                         members.insert(id, object);
                     }
                 }
             }
         }
-        Ok(members)
+        let ids: Vec<ObjectRef> = members.keys().cloned().collect();
+        let prune = inventory::prune_set(&ids, rendered);
+        Ok(members
+            .into_iter()
+            .filter(|(id, _)| prune.contains(id))
+            .collect())
     }
 }

@@ -7,7 +7,7 @@
 //! `applyset.kubernetes.io/part-of: <id>`. Objects that were members and are no longer rendered
 //! form the prune set.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use base64::Engine as _;
 use gitops_manifest::ObjectRef;
@@ -216,10 +216,10 @@ pub fn label_member(object: &mut Value, id: &str) {
 }
 
 /// The members of the previous inventory that are not rendered any more, in delete order.
-pub fn prune_set(members: &[ObjectRef], rendered: &BTreeMap<ObjectRef, Value>) -> Vec<ObjectRef> {
+pub fn prune_set(members: &[ObjectRef], rendered: &BTreeSet<ObjectRef>) -> Vec<ObjectRef> {
     let mut out: Vec<ObjectRef> = members
         .iter()
-        .filter(|m| !rendered.contains_key(*m))
+        .filter(|m| !rendered.contains(*m))
         .cloned()
         .collect();
     out.sort();
@@ -279,7 +279,7 @@ mod tests {
         let dep = ObjectRef::new("apps", None, "Deployment", Some("qa".into()), "old");
         let cm = ObjectRef::new("", None, "ConfigMap", Some("qa".into()), "old");
         let kept = ObjectRef::new("", None, "ConfigMap", Some("qa".into()), "kept");
-        let rendered = BTreeMap::from([(kept.clone(), json!({}))]);
+        let rendered = BTreeSet::from([kept.clone()]);
         assert_eq!(
             prune_set(&[cm.clone(), kept, dep.clone()], &rendered),
             vec![dep, cm]

@@ -76,10 +76,8 @@ fn owned_by_manager(object: &Value) -> BTreeMap<String, BTreeSet<String>> {
 
 fn collect_leaves(node: &Value, path: String, out: &mut BTreeSet<String>) {
     let Some(map) = node.as_object() else { return };
-    if map.is_empty() || map.contains_key(".") {
-        if !path.is_empty() {
-            out.insert(path.clone());
-        }
+    if (map.is_empty() || map.contains_key(".")) && !path.is_empty() {
+        out.insert(path.clone());
     }
     for (key, child) in map {
         if key == "." {

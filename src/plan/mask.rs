@@ -33,6 +33,7 @@ impl Masker {
     }
 
     /// A masker with a fixed key, for reproducible output in tests.
+    #[cfg(test)]
     pub fn with_key(key: [u8; 32]) -> Self {
         Self { key }
     }

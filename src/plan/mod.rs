@@ -17,8 +17,9 @@ pub mod stale;
 #[cfg(test)]
 mod sandbox_tests;
 
-pub use change::{ChangeOp, LiveVersion, ObjectChange, Prediction};
-pub use compute::{DryRun, Observation, RingContext, ring_plan};
-pub use inventory::Inventory;
+#[cfg(test)]
+pub use change::Prediction;
+pub use change::{ChangeOp, LiveVersion, ObjectChange};
+pub use compute::{DryRun, Observation};
 pub use mask::Masker;
 pub use model::{ClusterInfo, GitState, Plan, RingPlan, SCHEMA_VERSION, Summary};

@@ -38,6 +38,7 @@ pub fn apply_key(object: &ObjectRef) -> (u8, &ObjectRef) {
 }
 
 /// Sort ids into apply order.
+#[cfg(test)]
 pub fn sort_for_apply(objects: &mut [ObjectRef]) {
     objects.sort_by(|a, b| apply_key(a).cmp(&apply_key(b)));
 }

@@ -200,6 +200,10 @@ pub fn cluster_annotation(
     }
 }
 
+#[allow(
+    dead_code,
+    reason = "the check `apply --plan` is specified to call; `apply` reads the bindings itself today"
+)]
 /// The staleness check of a saved ring plan: re-read every object it is bound to and name
 /// every one that moved (created, deleted, re-created or written since the plan).
 pub async fn check_stale(

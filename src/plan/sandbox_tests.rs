@@ -408,8 +408,7 @@ async fn a_misspelled_field_fails_the_plan_naming_the_field_and_file() {
         let errs = errors(
             plan(&cluster, &[namespace("shop"), bad])
                 .await
-                .err()
-                .expect("the plan must fail"),
+                .expect_err("the plan must fail"),
         );
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert!(
@@ -427,7 +426,7 @@ async fn an_unknown_kind_is_an_error_and_a_crd_in_the_render_is_a_create_without
         let cluster = sandbox();
         apply_ring(&cluster, &[namespace("shop")]).await;
         let widget = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "shop"}, "spec": {"size": 1}});
-        let errs = errors(plan(&cluster, &[namespace("shop"), widget.clone()]).await.err().expect("unknown kind"));
+        let errs = errors(plan(&cluster, &[namespace("shop"), widget.clone()]).await.expect_err("unknown kind"));
         assert_eq!(
             errs,
             ["`example.com/Widget shop/w` (from `base/app.yaml`): the cluster does not serve kind `Widget` in `example.com/v1`, and no CustomResourceDefinition in the render defines it"]
@@ -452,7 +451,7 @@ async fn an_unknown_kind_is_an_error_and_a_crd_in_the_render_is_a_create_without
 async fn a_namespace_neither_on_the_cluster_nor_rendered_is_an_error() {
     within(async {
         let cluster = sandbox();
-        let errs = errors(plan(&cluster, &[config_map("settings", json!({}))]).await.err().expect("missing namespace"));
+        let errs = errors(plan(&cluster, &[config_map("settings", json!({}))]).await.expect_err("missing namespace"));
         assert_eq!(errs, ["`ConfigMap shop/settings` (from `base/app.yaml`): namespace `shop` does not exist on the cluster and is not rendered"]);
     })
     .await;

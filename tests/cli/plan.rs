@@ -8,7 +8,7 @@ const MISSPELLED: &str = "spec.template.spec.containers[0].imagePullPolicyy";
 fn demo_with_misspelled_field() -> Test {
     let test = Test::demo();
     let file = test.path().join("base/frontend/deployment.yaml");
-    let text = std::fs::read_to_string(&file).unwrap();
+    let text = std::fs::read_to_string(&file).expect("the demo Deployment");
     let text = text.replacen(
         "        - name: frontend\n",
         "        - name: frontend\n          imagePullPolicyy: Always\n",
