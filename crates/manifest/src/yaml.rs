@@ -61,6 +61,9 @@ fn options() -> serde_saphyr::Options {
     options.with_snippet = false;
     // kustomize (through Go's YAML libraries) accepts a repeated key and keeps the last value.
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
+    // kustomize reads YAML with go-yaml v3, which knows only the YAML 1.2 booleans: `yes`, `on`,
+    // `y` stay strings there, and so here.
+    options.strict_booleans = true;
     options
 }
 
@@ -132,6 +135,15 @@ mod tests {
     fn reports_the_line_of_a_syntax_error() {
         let err = parse_documents("a: 1\nb: [unclosed\nc: 3\n").unwrap_err();
         assert!(err.line.is_some(), "{err:?}");
+    }
+
+    #[test]
+    fn reads_yaml_1_1_booleans_as_strings_like_kustomize() {
+        let docs = parse_documents("a: yes\nb: on\nc: y\nd: true\ne: False\n").unwrap();
+        assert_eq!(
+            docs,
+            vec![json!({"a": "yes", "b": "on", "c": "y", "d": true, "e": false})]
+        );
     }
 
     #[test]
