@@ -696,7 +696,10 @@ mod tests {
     #[test]
     fn default_storage_class_and_node_roles() {
         let registry = crate::store::Registry::builtin();
-        let sc_info = registry.get("storage.k8s.io", "v1", "storageclasses").cloned().unwrap_or_else(|| panic!("sc"));
+        let sc_info = registry
+            .get("storage.k8s.io", "v1", "storageclasses")
+            .cloned()
+            .unwrap_or_else(|| panic!("sc"));
         let sc = json!({"metadata": {"name": "managed-csi",
             "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
             "provisioner": "disk.csi.azure.com", "volumeBindingMode": "WaitForFirstConsumer"});
