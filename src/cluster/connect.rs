@@ -111,18 +111,7 @@ pub async fn connect(target: &KubeconfigTarget) -> Result<Connected, ClusterErro
             context: context.clone(),
             message: e.to_string().lines().next().unwrap_or_default().to_string(),
         })?;
-    config.connect_timeout = Some(CONNECT_TIMEOUT);
-    config.read_timeout = Some(READ_TIMEOUT);
-    config.write_timeout = Some(READ_TIMEOUT);
-    // Count the read timeout from the request, not from when a pooled connection went idle.
-    config.reset_reader_on_write = true;
-    // kube retries 429/503/504 with backoff; every call the plan makes is safe to repeat.
-    config.default_retry = true;
-    let server = config
-        .cluster_url
-        .to_string()
-        .trim_end_matches('/')
-        .to_string();
+    let server = bound(&mut config);
     let client = kube::Client::try_from(config).map_err(|e| ClusterError::BadContext {
         context: context.clone(),
         message: one_line(&e),
@@ -139,6 +128,22 @@ pub async fn connect(target: &KubeconfigTarget) -> Result<Connected, ClusterErro
     )
     .await?;
     Ok(connected)
+}
+
+/// Set the timeouts and retries every connection uses; returns the server URL for messages.
+pub(super) fn bound(config: &mut kube::Config) -> String {
+    config.connect_timeout = Some(CONNECT_TIMEOUT);
+    config.read_timeout = Some(READ_TIMEOUT);
+    config.write_timeout = Some(READ_TIMEOUT);
+    // Count the read timeout from the request, not from when a pooled connection went idle.
+    config.reset_reader_on_write = true;
+    // kube retries 429/503/504 with backoff; every call the plan makes is safe to repeat.
+    config.default_retry = true;
+    config
+        .cluster_url
+        .to_string()
+        .trim_end_matches('/')
+        .to_string()
 }
 
 /// Ask for the core API versions: it needs a working connection and, unlike `/version`,

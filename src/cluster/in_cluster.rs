@@ -3,7 +3,7 @@
 //! `/var/run/secrets/kubernetes.io/serviceaccount/`), as client-go's `InClusterConfig` does
 //! (<https://kubernetes.io/docs/tasks/run-application/access-api-from-pod/>).
 
-use super::connect::{CONNECT_TIMEOUT, READ_TIMEOUT, probe};
+use super::connect::{bound, probe};
 use super::error::one_line;
 use super::{Cluster, ClusterError};
 use crate::plan::ClusterInfo;
@@ -23,16 +23,7 @@ impl Cluster {
             message,
         };
         let mut config = kube::Config::incluster().map_err(|e| bad(e.to_string()))?;
-        config.connect_timeout = Some(CONNECT_TIMEOUT);
-        config.read_timeout = Some(READ_TIMEOUT);
-        config.write_timeout = Some(READ_TIMEOUT);
-        config.reset_reader_on_write = true;
-        config.default_retry = true;
-        let server = config
-            .cluster_url
-            .to_string()
-            .trim_end_matches('/')
-            .to_string();
+        let server = bound(&mut config);
         let client = kube::Client::try_from(config).map_err(|e| bad(one_line(&e)))?;
         probe(&client, &server, target).await?;
         Ok(Self::from_client(
