@@ -89,27 +89,35 @@ impl Sandbox {
     }
 
     /// The image of the frontend container of ring `dev` (empty when not deployed). Only
-    /// stdout: with faults injected, kubectl logs its retried discovery errors on stderr.
+    /// stdout: with faults injected, kubectl logs its retried discovery errors on stderr. A read
+    /// that an injected fault broke (any failure but NotFound) is tried again, up to ten times.
     fn image(&self) -> String {
-        let out = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args([
-                "get",
-                "deployment",
-                "frontend-dev",
-                "-n",
-                "shop-dev",
-                "-o",
-                "jsonpath={.spec.template.spec.containers[?(@.name==\"frontend\")].image}",
-            ])
-            .output()
-            .expect("run kubectl");
-        if out.status.success() {
-            String::from_utf8_lossy(&out.stdout).trim().to_string()
-        } else {
-            String::new()
+        let mut last_error = String::new();
+        for _ in 0..10 {
+            let out = Command::new("kubectl")
+                .arg("--kubeconfig")
+                .arg(&self.kubeconfig)
+                .args([
+                    "get",
+                    "deployment",
+                    "frontend-dev",
+                    "-n",
+                    "shop-dev",
+                    "-o",
+                    "jsonpath={.spec.template.spec.containers[?(@.name==\"frontend\")].image}",
+                ])
+                .output()
+                .expect("run kubectl");
+            if out.status.success() {
+                return String::from_utf8_lossy(&out.stdout).trim().to_string();
+            }
+            last_error = String::from_utf8_lossy(&out.stderr).to_string();
+            if last_error.contains("NotFound") || last_error.contains("not found") {
+                return String::new();
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
+        panic!("kubectl get deployment frontend-dev kept failing: {last_error}");
     }
 }
 
