@@ -31,7 +31,21 @@ pub fn lease_name(ring: &str) -> String {
 /// Who is applying: the CI run when in a pipeline, else `user@host`, with the process id so
 /// two terminals of one user are told apart.
 pub fn holder_identity() -> String {
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    identity_from(
+        &|k: &str| std::env::var(k).ok(),
+        &hostname(),
+        std::process::id(),
+    )
+}
+
+/// [`holder_identity`] over a given environment, host and process id.
+///
+/// The user is `USER` (POSIX login shells set it), else `LOGNAME` (what POSIX requires login
+/// to set, and what cron, `su -` and some containers set without `USER`), else `USERNAME`
+/// (Windows), else `unknown`: a record always says who, never an empty name.
+/// <https://pubs.opengroup.org/onlinepubs/9799919799/basedefs/V1_chap08.html>
+pub fn identity_from(lookup: &dyn Fn(&str) -> Option<String>, host: &str, pid: u32) -> String {
+    let env = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
     if env("TF_BUILD").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         // https://learn.microsoft.com/en-us/azure/devops/pipelines/build/variables
         return format!(
@@ -52,9 +66,10 @@ pub fn holder_identity() -> String {
         );
     }
     let user = env("USER")
+        .or_else(|| env("LOGNAME"))
         .or_else(|| env("USERNAME"))
         .unwrap_or_else(|| "unknown".into());
-    format!("{user}@{} (pid {})", hostname(), std::process::id())
+    format!("{user}@{host} (pid {pid})")
 }
 
 /// The machine's name, without a crate for it.
@@ -396,6 +411,38 @@ mod tests {
         let mut released = lease.clone();
         released["spec"]["holderIdentity"] = json!("");
         assert_eq!(lease_state(&released, "ana@laptop", t0), LeaseState::Free);
+    }
+
+    #[test]
+    fn the_user_is_user_then_logname_then_unknown() {
+        let who = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            identity_from(
+                &move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
+                "box",
+                7,
+            )
+        };
+        assert_eq!(
+            who(&[("USER", "ana"), ("LOGNAME", "root")]),
+            "ana@box (pid 7)"
+        );
+        // cron and `su -` environments may carry only LOGNAME.
+        assert_eq!(who(&[("LOGNAME", "bob")]), "bob@box (pid 7)");
+        // An empty USER is as good as none.
+        assert_eq!(who(&[("USER", " "), ("LOGNAME", "bob")]), "bob@box (pid 7)");
+        assert_eq!(who(&[]), "unknown@box (pid 7)");
+        assert_eq!(
+            who(&[
+                ("TF_BUILD", "True"),
+                ("BUILD_BUILDNUMBER", "20261126.3"),
+                ("USER", "ana")
+            ]),
+            "azure-devops pipeline run 20261126.3 (agent)"
+        );
     }
 
     #[test]

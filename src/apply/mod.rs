@@ -2,6 +2,7 @@
 //! health gate → (diagnosis, rollback) → soak → revision record.
 
 pub mod cancel;
+pub mod cause;
 pub mod diagnose;
 pub mod diagnosis;
 pub mod event;

@@ -282,7 +282,8 @@ impl RingResult {
                 Outcome::Succeeded | Outcome::Unchanged if record_error.is_none() => Exit::Success,
                 Outcome::Succeeded | Outcome::Unchanged => Exit::Error,
                 Outcome::RolledBack | Outcome::RollbackFailed | Outcome::Failed => Exit::GateFailed,
-                Outcome::Error | Outcome::Interrupted => Exit::Error,
+                // An apply call failed (no gate did), whether or not it was undone.
+                Outcome::Error | Outcome::ErrorRolledBack | Outcome::Interrupted => Exit::Error,
             },
         }
     }

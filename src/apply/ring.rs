@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::apply::cancel::Cancel;
+use crate::apply::cause::Cause;
 use crate::apply::diagnose::diagnose;
 use crate::apply::diagnosis::Diagnosis;
 use crate::apply::event::{Event, Sink};
@@ -259,7 +260,7 @@ impl RingRun<'_> {
             Forward::Interrupted(message) => (Outcome::Interrupted, message, None),
             Forward::ApplyFailed(message) => {
                 self.settle(
-                    Outcome::Error,
+                    Cause::Apply,
                     message,
                     &snapshot,
                     &kinds,
@@ -285,7 +286,7 @@ impl RingRun<'_> {
                     progress.diagnosis = diagnose(self.cluster, obs).await;
                 }
                 self.settle(
-                    Outcome::Failed,
+                    Cause::Gate,
                     what,
                     &snapshot,
                     &kinds,
@@ -297,7 +298,9 @@ impl RingRun<'_> {
         };
 
         let inventory: Vec<ObjectRef> = match outcome {
-            Outcome::RolledBack => members_before(&rendered, &to_apply, &snapshot, &id),
+            Outcome::RolledBack | Outcome::ErrorRolledBack => {
+                members_before(&rendered, &to_apply, &snapshot, &id)
+            }
             _ => rendered.keys().cloned().collect(),
         };
         Ok(Revision {
@@ -624,7 +627,7 @@ impl RingRun<'_> {
     /// After a failure: roll back (unless `--no-rollback`) and gate the restored state.
     async fn settle(
         &self,
-        failed: Outcome,
+        cause: Cause,
         message: String,
         snapshot: &Snapshot,
         kinds: &Kinds,
@@ -633,7 +636,7 @@ impl RingRun<'_> {
     ) -> (Outcome, String, Option<RollbackRecord>) {
         if !self.options.rollback {
             return (
-                failed,
+                cause.left(false),
                 format!("{message}; left as it is (--no-rollback)"),
                 None,
             );
@@ -684,7 +687,7 @@ impl RingRun<'_> {
         };
         if !errors.is_empty() {
             return (
-                Outcome::RollbackFailed,
+                cause.left(true),
                 format!("{message}; the rollback failed: {}", errors.join("; ")),
                 Some(record),
             );
@@ -727,7 +730,7 @@ impl RingRun<'_> {
                     .gates
                     .push(gate_result("rollback-gate", &GateEnd::Passed, t));
                 (
-                    Outcome::RolledBack,
+                    cause.rolled_back(),
                     format!("{message}; rolled back to the objects before the run, healthy"),
                     Some(record),
                 )
@@ -741,7 +744,7 @@ impl RingRun<'_> {
                     _ => "interrupted".into(),
                 };
                 (
-                    Outcome::RollbackFailed,
+                    cause.left(true),
                     format!(
                         "{message}; rolled back, but the restored objects are not healthy: {why}"
                     ),
@@ -749,7 +752,7 @@ impl RingRun<'_> {
                 )
             }
             Err(e) => (
-                Outcome::RollbackFailed,
+                cause.left(true),
                 format!(
                     "{message}; rolled back, but the rollback gate could not read the cluster: {e}"
                 ),

@@ -1006,19 +1006,32 @@ async fn transient_api_faults_are_retried_and_a_persistent_one_fails_cleanly_wit
             panic!("ran: {result:?}")
         };
         assert_eq!(record_error, &None);
+        // No gate failed: the record says the apply call failed and was undone, and the exit
+        // code is 1 (an error), not 3 (a failed gate), as DESIGN.md §2 has it.
         assert_eq!(
             revision.outcome,
-            Outcome::RolledBack,
+            Outcome::ErrorRolledBack,
             "{}",
             revision.message
         );
         assert!(
             revision.message.contains("Deployment dev/web")
-                && revision.message.contains("injected fault"),
-            "the record names the failed apply: {}",
+                && revision.message.contains("injected fault")
+                && revision
+                    .message
+                    .contains("rolled back to the objects before the run"),
+            "the record names the failed apply and the rollback: {}",
             revision.message
         );
-        assert_eq!(result.exit(), crate::exit::Exit::GateFailed);
+        assert!(
+            revision
+                .rollback
+                .as_ref()
+                .is_some_and(|r| r.errors.is_empty()),
+            "the rollback is recorded: {:?}",
+            revision.rollback
+        );
+        assert_eq!(result.exit(), crate::exit::Exit::Error);
         faults.set(gitops_sandbox::faults::FaultConfig::none());
         assert!(
             get(
@@ -1041,7 +1054,10 @@ async fn transient_api_faults_are_retried_and_a_persistent_one_fails_cleanly_wit
         let list = crate::history::store::list(&env.cluster, "gitops-system", "dev")
             .await
             .unwrap();
-        assert_eq!(list.last().map(|s| s.outcome), Some(Outcome::RolledBack));
+        assert_eq!(
+            list.last().map(|s| s.outcome),
+            Some(Outcome::ErrorRolledBack)
+        );
     })
     .await
     .expect("test timed out");

@@ -133,6 +133,7 @@ pub struct RingReport {
     /// The ring.
     pub ring: String,
     /// `succeeded`, `unchanged`, `rolled-back`, `rollback-failed`, `failed`, `error`,
+    /// `error-rolled-back`,
     /// `interrupted`, `blocked`, `not-run`.
     pub status: String,
     /// The revision recorded, when the ring ran.

@@ -17,14 +17,19 @@ pub enum Outcome {
     Succeeded,
     /// Nothing to change; the gate still passed.
     Unchanged,
-    /// The gate (or soak) failed and the ring was rolled back to its earlier objects.
+    /// The gate (or soak) failed and the ring was rolled back to its earlier objects. Exit 3.
     RolledBack,
     /// The gate failed and the rollback itself did not complete or its gate failed.
     RollbackFailed,
     /// The gate failed and `--no-rollback` left the ring as it was.
     Failed,
-    /// An apply error (API refused an object) stopped the ring; see the error.
+    /// An apply call failed (the API refused an object or could not be reached) and the ring
+    /// was left as it was then: with `--no-rollback`, or because the rollback did not complete
+    /// or its gate failed (the message and the rollback record say which). Exit 1.
     Error,
+    /// An apply call failed (not a gate) and the ring was rolled back to its earlier objects,
+    /// which passed the gate again. Exit 1, not 3: no health gate failed (DESIGN.md §2).
+    ErrorRolledBack,
     /// Ctrl-C or SIGTERM stopped the run.
     Interrupted,
 }
@@ -39,6 +44,7 @@ impl Outcome {
             Self::RollbackFailed => "rollback-failed",
             Self::Failed => "failed",
             Self::Error => "error",
+            Self::ErrorRolledBack => "error-rolled-back",
             Self::Interrupted => "interrupted",
         }
     }
@@ -52,6 +58,7 @@ impl Outcome {
             Self::RollbackFailed,
             Self::Failed,
             Self::Error,
+            Self::ErrorRolledBack,
             Self::Interrupted,
         ]
         .into_iter()
@@ -61,6 +68,12 @@ impl Outcome {
     /// Whether the ring ended on this revision's manifests, healthy: what `rollback` goes back to.
     pub fn is_success(self) -> bool {
         matches!(self, Self::Succeeded | Self::Unchanged)
+    }
+
+    /// Whether the run was undone automatically and the ring is back on its earlier objects,
+    /// healthy (after a failed gate or a failed apply call).
+    pub fn is_rolled_back(self) -> bool {
+        matches!(self, Self::RolledBack | Self::ErrorRolledBack)
     }
 }
 
@@ -179,7 +192,7 @@ pub fn default_rollback_target(revisions: &[RevisionSummary]) -> Option<u64> {
             .filter(move |r| r.number < n && r.outcome.is_success())
             .map(|r| r.number)
     };
-    let current = if latest.outcome == Outcome::RolledBack {
+    let current = if latest.outcome.is_rolled_back() {
         successes_before(latest.number).next()?
     } else {
         latest.number
@@ -224,6 +237,20 @@ mod tests {
         assert_eq!(default_rollback_target(&revs[..3]), Some(1));
         let broken = [summary(1, Outcome::Succeeded), summary(2, Outcome::Failed)];
         assert_eq!(default_rollback_target(&broken), Some(1));
+        // An apply call failed in 3 and was undone: 2 is deployed, as after a failed gate.
+        let undone = [
+            summary(1, Outcome::Succeeded),
+            summary(2, Outcome::Succeeded),
+            summary(3, Outcome::ErrorRolledBack),
+        ];
+        assert_eq!(default_rollback_target(&undone), Some(1));
+        // Left half-applied (no rollback): 2 is the last good one.
+        let half = [
+            summary(1, Outcome::Succeeded),
+            summary(2, Outcome::Succeeded),
+            summary(3, Outcome::Error),
+        ];
+        assert_eq!(default_rollback_target(&half), Some(2));
     }
 
     #[test]
@@ -236,7 +263,12 @@ mod tests {
     fn outcome_words_round_trip_and_durations_compute() {
         for o in [
             Outcome::Succeeded,
+            Outcome::Unchanged,
             Outcome::RolledBack,
+            Outcome::RollbackFailed,
+            Outcome::Failed,
+            Outcome::Error,
+            Outcome::ErrorRolledBack,
             Outcome::Interrupted,
         ] {
             assert_eq!(Outcome::parse(o.as_str()), Some(o));
