@@ -30,12 +30,7 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<Exit> {
             .local_addr()
             .context("reading the listen address")?;
         let credentials = tls::Credentials::generate()?;
-        kubeconfig::write(
-            &kubeconfig_path,
-            addr,
-            &credentials.ca_pem,
-            &credentials.token,
-        )?;
+        kubeconfig::write(&kubeconfig_path, addr, &credentials)?;
         let session = Session::start(SessionOptions {
             state: args.state.clone(),
             time_scale,

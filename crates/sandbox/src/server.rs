@@ -1,8 +1,13 @@
-//! The HTTPS front of the sandbox: TLS, bearer-token authentication, HTTP/1.1 and HTTP/2.
+//! The HTTPS front of the sandbox: TLS, authentication (bearer token or X509 client
+//! certificate), HTTP/1.1 and HTTP/2.
 //!
 //! The same tower `Service` the engine calls in-process is served here; only this front asks for
-//! the token, as a real API server's authenticator does for every request
-//! (https://kubernetes.io/docs/reference/access-authn-authz/authentication/#putting-a-bearer-token-in-a-request).
+//! credentials, as a real API server's authenticators do for every request: a request is
+//! authenticated when its client certificate verifies against the CA
+//! (https://kubernetes.io/docs/reference/access-authn-authz/authentication/#x509-client-certificates)
+//! or its bearer token is the sandbox's
+//! (https://kubernetes.io/docs/reference/access-authn-authz/authentication/#putting-a-bearer-token-in-a-request);
+//! with neither it is answered `401 Unauthorized`.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -86,7 +91,7 @@ pub async fn serve<S, B>(
     B::Error: Into<BoxError>,
 {
     let acceptor = TlsAcceptor::from(credentials.server_config.clone());
-    let token: Arc<str> = credentials.token.as_str().into();
+    let credentials = Arc::new(credentials.clone());
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -103,14 +108,14 @@ pub async fn serve<S, B>(
         };
         let acceptor = acceptor.clone();
         let service = service.clone();
-        let token = token.clone();
+        let credentials = credentials.clone();
         let erased = ApiService::new(
             service
                 .clone()
                 .map_response(|response: Response<B>| response.map(boxed))
                 .map_err(|err: S::Error| -> BoxError { err.into() }),
         );
-        tokio::spawn(connection(acceptor, stream, peer, erased, token));
+        tokio::spawn(connection(acceptor, stream, peer, erased, credentials));
     }
 }
 
@@ -120,7 +125,7 @@ async fn connection(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     service: ApiService,
-    token: Arc<str>,
+    credentials: Arc<Credentials>,
 ) {
     let _ = stream.set_nodelay(true);
     let tls = match acceptor.accept(stream).await {
@@ -130,8 +135,15 @@ async fn connection(
             return;
         }
     };
+    // A client certificate is presented once per connection; it authenticates every request on it.
+    let by_certificate = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .is_some_and(|chain| credentials.authenticates(chain));
+    let token: Arc<str> = credentials.token.as_str().into();
     let handler = hyper::service::service_fn(move |request: Request<Incoming>| {
-        handle(service.clone(), token.clone(), request)
+        handle(service.clone(), by_certificate, token.clone(), request)
     });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     if let Err(err) = builder.serve_connection(TokioIo::new(tls), handler).await {
@@ -139,14 +151,16 @@ async fn connection(
     }
 }
 
-/// One request: authenticate, then hand it to the API service. An error from the service
-/// (an injected dropped connection) makes hyper close the connection.
+/// One request: authenticate (by the connection's client certificate or the request's bearer
+/// token), then hand it to the API service. An error from the service (an injected dropped
+/// connection) makes hyper close the connection.
 fn handle(
     service: ApiService,
+    by_certificate: bool,
     token: Arc<str>,
     request: Request<Incoming>,
 ) -> Pin<Box<dyn Future<Output = Result<Response<ServerBody>, ServiceFailure>> + Send>> {
-    if !authorized(&request, &token) {
+    if !by_certificate && !authorized(&request, &token) {
         return Box::pin(std::future::ready(Ok(unauthorized())));
     }
     let call = service.oneshot(request);
@@ -228,11 +242,94 @@ mod tests {
     }
 
     async fn client(kubeconfig: &std::path::Path) -> kube::Client {
+        client_of(kubeconfig, None).await
+    }
+
+    async fn client_of(kubeconfig: &std::path::Path, context: Option<&str>) -> kube::Client {
         let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        let options = kube::config::KubeConfigOptions {
+            context: context.map(str::to_owned),
+            ..Default::default()
+        };
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
             .unwrap();
         kube::Client::try_from(config).unwrap()
+    }
+
+    async fn get_pods(client: &kube::Client) -> Result<String, kube::Error> {
+        client
+            .request_text(http::Request::get("/api/v1/pods").body(Vec::new()).unwrap())
+            .await
+    }
+
+    fn assert_401(result: Result<String, kube::Error>) {
+        match result {
+            Err(kube::Error::Api(status)) => {
+                assert_eq!(status.code, 401);
+                assert_eq!(status.reason, "Unauthorized");
+            }
+            other => panic!("expected a 401 Status, got {other:?}"),
+        }
+    }
+
+    /// The kubeconfig's `sandbox-cert` context authenticates by its client certificate alone; a
+    /// certificate from another CA is not a TLS failure but a 401, as from a real API server
+    /// (https://kubernetes.io/docs/reference/access-authn-authz/authentication/#x509-client-certificates).
+    #[tokio::test]
+    async fn a_client_certificate_signed_by_the_ca_authenticates_and_another_gets_401() {
+        tokio::time::timeout(Duration::from_secs(20), async {
+            let credentials = Credentials::generate().unwrap();
+            let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("kubeconfig");
+            crate::kubeconfig::write(&path, addr, &credentials).unwrap();
+            // Another sandbox's certificate and key: well formed, signed by a CA we do not trust.
+            let stranger = Credentials::generate().unwrap();
+            let served = credentials.clone();
+            tokio::spawn(
+                async move { serve(listener, &served, echo(), std::future::pending()).await },
+            );
+
+            let by_cert = client_of(&path, Some(crate::kubeconfig::CERT_CONTEXT)).await;
+            let text = get_pods(&by_cert).await.unwrap();
+            assert!(text.ends_with("GET /api/v1/pods"), "{text}");
+
+            let b64 =
+                |pem: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pem);
+            let text = std::fs::read_to_string(&path).unwrap();
+            let foreign = text
+                .replace(
+                    &b64(&credentials.client_cert_pem),
+                    &b64(&stranger.client_cert_pem),
+                )
+                .replace(
+                    &b64(&credentials.client_key_pem),
+                    &b64(&stranger.client_key_pem),
+                );
+            assert_ne!(foreign, text);
+            let foreign_path = dir.path().join("foreign");
+            std::fs::write(&foreign_path, foreign).unwrap();
+            let foreign = client_of(&foreign_path, Some(crate::kubeconfig::CERT_CONTEXT)).await;
+            assert_401(get_pods(&foreign).await);
+
+            // The token still works on its own.
+            let by_token = client(&path).await;
+            assert!(get_pods(&by_token).await.is_ok());
+
+            // Neither a certificate nor a token: 401.
+            let mut anonymous = kube::config::Kubeconfig::read_from(&path).unwrap();
+            for user in &mut anonymous.auth_infos {
+                user.auth_info = Some(Default::default());
+            }
+            let config = kube::Config::from_custom_kubeconfig(anonymous, &Default::default())
+                .await
+                .unwrap();
+            assert_401(get_pods(&kube::Client::try_from(config).unwrap()).await);
+        })
+        .await
+        .unwrap();
     }
 
     #[tokio::test]
@@ -244,7 +341,7 @@ mod tests {
             assert_ne!(addr.port(), 0);
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("kubeconfig");
-            crate::kubeconfig::write(&path, addr, &credentials.ca_pem, &credentials.token).unwrap();
+            crate::kubeconfig::write(&path, addr, &credentials).unwrap();
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let server = tokio::spawn(async move {
                 serve(listener, &credentials, echo(), async {
@@ -302,7 +399,7 @@ mod tests {
             let addr = listener.local_addr().unwrap();
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("kubeconfig");
-            crate::kubeconfig::write(&path, addr, &credentials.ca_pem, &credentials.token).unwrap();
+            crate::kubeconfig::write(&path, addr, &credentials).unwrap();
             let faults = crate::faults::FaultHandle::new(
                 crate::faults::FaultConfig::parse("verb=list,drop=1").unwrap(),
             );
