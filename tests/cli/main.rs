@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod apply;
 mod differential;
 mod gitops_yaml;
 mod plan;
