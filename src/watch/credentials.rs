@@ -2,8 +2,10 @@
 //! history would show them): a token for https, an SSH agent or key for ssh.
 //!
 //! - https: `GITOPS_GIT_TOKEN` (a personal access token, an Azure DevOps PAT, a GitHub token),
-//!   sent as the password of `GITOPS_GIT_USERNAME` (default `x-access-token`, which GitHub
-//!   accepts; Azure DevOps accepts any user name with a PAT).
+//!   or the file named by `GITOPS_GIT_TOKEN_FILE` (read again at every fetch, so a rotated
+//!   Kubernetes Secret mounted as a file is picked up without a restart), sent as the password
+//!   of `GITOPS_GIT_USERNAME` (default `x-access-token`, which GitHub accepts; Azure DevOps
+//!   accepts any user name with a PAT).
 //! - ssh: the agent at `SSH_AUTH_SOCK`, then the key file `GITOPS_SSH_KEY` (default
 //!   `~/.ssh/id_ed25519`, then `~/.ssh/id_rsa`) with `GITOPS_SSH_KEY_PASSPHRASE`.
 
@@ -13,6 +15,8 @@ use git2::{Cred, CredentialType, RemoteCallbacks};
 
 /// The environment variable holding the https token.
 pub const TOKEN_VAR: &str = "GITOPS_GIT_TOKEN";
+/// The environment variable naming a file that holds the https token.
+pub const TOKEN_FILE_VAR: &str = "GITOPS_GIT_TOKEN_FILE";
 
 /// How often libgit2 may ask before we give up: it asks again after every refused
 /// credential, forever, unless the callback says no.
@@ -20,6 +24,37 @@ const MAX_ASKS: u32 = 4;
 
 fn env(key: &str) -> Option<String> {
     std::env::var(key).ok().filter(|v| !v.is_empty())
+}
+
+/// Where the https token comes from, for messages (never the token itself).
+fn token_source() -> String {
+    match env(TOKEN_FILE_VAR) {
+        Some(path) if env(TOKEN_VAR).is_none() => format!("the file `{path}` (`{TOKEN_FILE_VAR}`)"),
+        _ => format!("`{TOKEN_VAR}`"),
+    }
+}
+
+/// The https token: `GITOPS_GIT_TOKEN`, else the contents of `GITOPS_GIT_TOKEN_FILE` (without
+/// the trailing newline an editor or `echo` adds), read now so that a rotated file counts.
+fn token() -> Result<Option<String>, git2::Error> {
+    if let Some(token) = env(TOKEN_VAR) {
+        return Ok(Some(token));
+    }
+    let Some(path) = env(TOKEN_FILE_VAR) else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        git2::Error::from_str(&format!(
+            "`{TOKEN_FILE_VAR}`: cannot read the token file `{path}`: {e}"
+        ))
+    })?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(git2::Error::from_str(&format!(
+            "`{TOKEN_FILE_VAR}`: the token file `{path}` is empty"
+        )));
+    }
+    Ok(Some(token.to_string()))
 }
 
 fn key_files() -> Vec<PathBuf> {
@@ -43,6 +78,7 @@ fn key_files() -> Vec<PathBuf> {
 pub fn callbacks<'a>() -> RemoteCallbacks<'a> {
     let mut asked = 0u32;
     let mut ssh_sources: Option<Vec<Option<PathBuf>>> = None;
+    let mut ssh_tried: Vec<String> = Vec::new();
     let mut callbacks = RemoteCallbacks::new();
     callbacks.credentials(move |_url, username, allowed| {
         asked += 1;
@@ -64,29 +100,39 @@ pub fn callbacks<'a>() -> RemoteCallbacks<'a> {
                 s
             });
             return match sources.pop() {
-                Some(None) => Cred::ssh_key_from_agent(user),
+                Some(None) => {
+                    ssh_tried.push("the agent's keys".to_string());
+                    Cred::ssh_key_from_agent(user)
+                }
                 Some(Some(key)) => {
+                    ssh_tried.push(format!("the key `{}`", key.display()));
                     let passphrase = env("GITOPS_SSH_KEY_PASSPHRASE");
                     Cred::ssh_key(user, None, &key, passphrase.as_deref())
                 }
+                // Asked again after every source was offered: the server refused them all.
+                None if !ssh_tried.is_empty() => Err(git2::Error::from_str(&format!(
+                    "ssh authentication failed: the server refused {} for the user `{user}`",
+                    ssh_tried.join(" and ")
+                ))),
                 None => Err(git2::Error::from_str(
                     "ssh authentication failed: no agent (`SSH_AUTH_SOCK`) and no usable key (`GITOPS_SSH_KEY`, `~/.ssh/id_ed25519`, `~/.ssh/id_rsa`)",
                 )),
             };
         }
         if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
-            return match env(TOKEN_VAR) {
+            return match token()? {
                 // Asked again after sending the token: it was refused.
-                Some(_) if asked > 1 => Err(git2::Error::from_str(
-                    "authentication failed: the token in `GITOPS_GIT_TOKEN` was refused",
-                )),
+                Some(_) if asked > 1 => Err(git2::Error::from_str(&format!(
+                    "authentication failed: the token in {} was refused",
+                    token_source()
+                ))),
                 Some(token) => {
                     let user = env("GITOPS_GIT_USERNAME").unwrap_or_else(|| "x-access-token".into());
                     Cred::userpass_plaintext(&user, &token)
                 }
-                None => Err(git2::Error::from_str(
-                    "the server asks for credentials: set `GITOPS_GIT_TOKEN`",
-                )),
+                None => Err(git2::Error::from_str(&format!(
+                    "the server asks for credentials: set `{TOKEN_VAR}` (or `{TOKEN_FILE_VAR}`)"
+                ))),
             };
         }
         if allowed.contains(CredentialType::DEFAULT) {

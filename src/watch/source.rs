@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use git2::{AutotagOption, BranchType, Direction, ErrorClass, FetchOptions, Oid, Repository};
+use git2::{
+    AutotagOption, BranchType, Direction, ErrorClass, ErrorCode, FetchOptions, Oid, Repository,
+};
 use sha2::{Digest as _, Sha256};
 
 use super::credentials::{callbacks, redact};
@@ -284,12 +286,41 @@ fn is_local_damage(e: &git2::Error) -> bool {
     )
 }
 
+/// libgit2's words for a failed fetch, completed with the fix where there is one: its TLS and
+/// SSH host-key messages do not say which trust store was used, and a few of its errors come
+/// without any message.
+fn explain(e: &git2::Error) -> String {
+    let message = e.message();
+    if e.class() == ErrorClass::Ssh
+        && (e.code() == ErrorCode::Certificate || message.contains("hostkey"))
+    {
+        format!(
+            "{message} (the server's host key is checked against `~/.ssh/known_hosts`, as `ssh` does: \
+             add the key there after checking its fingerprint, for example with \
+             `ssh-keyscan -p PORT HOST`)"
+        )
+    } else if e.code() == ErrorCode::Certificate || e.class() == ErrorClass::Ssl {
+        format!(
+            "{message} (the server's certificate is checked against the system's CAs; for a \
+             private CA set `SSL_CERT_FILE` to a PEM file holding it)"
+        )
+    } else if message.is_empty() || message == "no error" {
+        format!(
+            "libgit2 failed ({:?}, {:?}) without saying why",
+            e.class(),
+            e.code()
+        )
+    } else {
+        message.to_string()
+    }
+}
+
 fn fetch(url: &str, cache: &Path, branch: Option<&str>) -> Result<Head, FetchFailure> {
     let shown = redact(url);
     let fail = |e: git2::Error| {
         FetchFailure::Error(GitError::Fetch {
             repo: shown.clone(),
-            message: e.message().to_string(),
+            message: explain(&e),
         })
     };
     let repo = if cache.exists() {
@@ -319,7 +350,21 @@ fn fetch(url: &str, cache: &Path, branch: Option<&str>) -> Result<Head, FetchFai
         let branch = match branch {
             Some(b) => b.to_string(),
             None => {
-                let default = connection.default_branch().map_err(fail)?;
+                // libgit2 says NotFound without a message when the remote's `HEAD` names a
+                // branch that does not exist (a bare repository created empty, pushed to
+                // under another name).
+                let default = connection.default_branch().map_err(|e| {
+                    if e.code() == ErrorCode::NotFound {
+                        FetchFailure::Error(GitError::Fetch {
+                            repo: shown.clone(),
+                            message:
+                                "the remote's `HEAD` names no existing branch: pass `--branch`"
+                                    .into(),
+                        })
+                    } else {
+                        fail(e)
+                    }
+                })?;
                 let name = default.as_str().unwrap_or("refs/heads/main");
                 name.strip_prefix("refs/heads/").unwrap_or(name).to_string()
             }
@@ -428,6 +473,14 @@ mod tests {
         let mut wrong = Source::remote(&url, Some("nope".into()), &dir.path().join("cache2"));
         let err = wrong.head().unwrap_err().to_string();
         assert!(err.contains("branch `nope` does not exist"), "{err}");
+        // A remote whose `HEAD` names a branch that does not exist: say so, not "no error".
+        Repository::open(dir.path().join("origin"))
+            .unwrap()
+            .set_head("refs/heads/gone")
+            .unwrap();
+        let mut headless = Source::remote(&url, None, &dir.path().join("cache4"));
+        let err = headless.head().unwrap_err().to_string();
+        assert!(err.contains("pass `--branch`"), "{err}");
         let mut missing = Source::remote(
             "file:///nonexistent/repo.git",
             None,

@@ -5,7 +5,10 @@ mod harness;
 
 mod apply;
 mod differential;
+mod git_https;
+mod git_sshd;
 mod gitops_yaml;
 mod plan;
 mod render;
 mod watch;
+mod watch_git;

@@ -15,9 +15,9 @@ use tempfile::TempDir;
 use crate::harness::{copy, project_root};
 
 /// The longest any single wait in these tests may take.
-const WAIT: Duration = Duration::from_secs(60);
+pub(crate) const WAIT: Duration = Duration::from_secs(60);
 
-fn gitops() -> Command {
+pub(crate) fn gitops() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_gitops"));
     for key in [
         "TF_BUILD",
@@ -26,6 +26,15 @@ fn gitops() -> Command {
         "GITHUB_STEP_SUMMARY",
         "CI",
         "KUBECONFIG",
+        // Git credentials and trust of the developer running the tests are not the tests'.
+        "GITOPS_GIT_TOKEN",
+        "GITOPS_GIT_TOKEN_FILE",
+        "GITOPS_GIT_USERNAME",
+        "GITOPS_SSH_KEY",
+        "GITOPS_SSH_KEY_PASSPHRASE",
+        "SSH_AUTH_SOCK",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
     ] {
         c.env_remove(key);
     }
@@ -33,13 +42,13 @@ fn gitops() -> Command {
 }
 
 /// A `gitops sandbox` served over HTTPS on a free port, killed on drop.
-struct Sandbox {
+pub(crate) struct Sandbox {
     child: Child,
     kubeconfig: PathBuf,
 }
 
 impl Sandbox {
-    fn start(dir: &Path) -> Self {
+    pub(crate) fn start(dir: &Path) -> Self {
         Self::start_with(dir, &[])
     }
 
@@ -91,7 +100,7 @@ impl Sandbox {
     /// The image of the frontend container of ring `dev` (empty when not deployed). Only
     /// stdout: with faults injected, kubectl logs its retried discovery errors on stderr. A read
     /// that an injected fault broke (any failure but NotFound) is tried again, up to ten times.
-    fn image(&self) -> String {
+    pub(crate) fn image(&self) -> String {
         let mut last_error = String::new();
         for _ in 0..10 {
             let out = Command::new("kubectl")
@@ -129,13 +138,13 @@ impl Drop for Sandbox {
 }
 
 /// A `gitops watch` process; its log goes to a file, shown when a wait fails.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     port: u16,
     log: PathBuf,
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -145,6 +154,18 @@ fn free_port() -> u16 {
 
 impl Daemon {
     fn start(dir: &Path, name: &str, repo: &str, sandbox: &Sandbox, extra: &[&str]) -> Self {
+        Self::start_with_env(dir, name, repo, sandbox, extra, &[])
+    }
+
+    /// [`Daemon::start`] with variables added to the daemon's environment (credentials).
+    pub(crate) fn start_with_env(
+        dir: &Path,
+        name: &str,
+        repo: &str,
+        sandbox: &Sandbox,
+        extra: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Self {
         let port = free_port();
         let log = dir.join(format!("{name}.log"));
         let child = gitops()
@@ -163,6 +184,7 @@ impl Daemon {
             .arg(dir.join(format!("{name}-cache")))
             .args(extra)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
@@ -175,7 +197,7 @@ impl Daemon {
         daemon
     }
 
-    fn get(&mut self, path: &str) -> Option<(u16, String)> {
+    pub(crate) fn get(&mut self, path: &str) -> Option<(u16, String)> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
@@ -195,13 +217,13 @@ impl Daemon {
         Some((code, body))
     }
 
-    fn status(&mut self) -> Value {
+    pub(crate) fn status(&mut self) -> Value {
         self.get("/status")
             .and_then(|(_, body)| serde_json::from_str(&body).ok())
             .unwrap_or(Value::Null)
     }
 
-    fn ring(&mut self, ring: &str) -> Value {
+    pub(crate) fn ring(&mut self, ring: &str) -> Value {
         let status = self.status();
         status["rings"]
             .as_array()
@@ -209,18 +231,18 @@ impl Daemon {
             .unwrap_or(Value::Null)
     }
 
-    fn metrics(&mut self) -> String {
+    pub(crate) fn metrics(&mut self) -> String {
         self.get("/metrics")
             .map(|(_, body)| body)
             .unwrap_or_default()
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Poll `check` every 50 ms until it holds; fail with the daemon's log after [`WAIT`].
-    fn wait_for(&mut self, what: &str, mut check: impl FnMut(&mut Self) -> bool) {
+    pub(crate) fn wait_for(&mut self, what: &str, mut check: impl FnMut(&mut Self) -> bool) {
         let deadline = Instant::now() + WAIT;
         while Instant::now() < deadline {
             if check(self) {
@@ -242,7 +264,7 @@ impl Daemon {
     }
 
     /// Send SIGTERM and wait (bounded) for the exit code.
-    fn terminate(&mut self) -> Option<i32> {
+    pub(crate) fn terminate(&mut self) -> Option<i32> {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -269,15 +291,15 @@ impl Drop for Daemon {
 
 /// A git repository holding the demo's bases and environments with a one-ring (or given)
 /// `gitops.yaml`, committed.
-struct Repo {
-    path: PathBuf,
+pub(crate) struct Repo {
+    pub(crate) path: PathBuf,
 }
 
-const ONE_RING: &str =
+pub(crate) const ONE_RING: &str =
     "rings:\n  - name: dev\n    wait: 60s\n    soak: 0s\nhistory:\n  namespace: gitops-system\n";
 
 impl Repo {
-    fn new(dir: &Path, gitops_yaml: &str) -> Self {
+    pub(crate) fn new(dir: &Path, gitops_yaml: &str) -> Self {
         let path = dir.join("repo");
         for entry in ["base", "overlays", "environments"] {
             copy(&project_root().join(entry), &path.join(entry));
@@ -289,7 +311,7 @@ impl Repo {
         repo
     }
 
-    fn git(&self, args: &[&str]) -> String {
+    pub(crate) fn git(&self, args: &[&str]) -> String {
         let out = Command::new("git")
             .args([
                 "-c",
@@ -312,7 +334,7 @@ impl Repo {
     }
 
     /// A bare clone next to the repo (a server's copy), added as its `origin`.
-    fn publish(&self, dir: &Path) -> PathBuf {
+    pub(crate) fn publish(&self, dir: &Path) -> PathBuf {
         let bare = dir.join("origin.git");
         let out = Command::new("git")
             .args(["clone", "-q", "--bare"])
@@ -329,14 +351,14 @@ impl Repo {
         bare
     }
 
-    fn commit(&self, message: &str) -> String {
+    pub(crate) fn commit(&self, message: &str) -> String {
         self.git(&["add", "-A"]);
         self.git(&["commit", "-q", "--allow-empty", "-m", message]);
         self.git(&["rev-parse", "HEAD"])
     }
 
     /// Set the frontend image tag of ring `dev`.
-    fn set_tag(&self, tag: &str) {
+    pub(crate) fn set_tag(&self, tag: &str) {
         let file = self.path.join("environments/dev/kustomization.yaml");
         let text = std::fs::read_to_string(&file).expect("read kustomization");
         let mut out = String::new();
@@ -364,9 +386,9 @@ impl Repo {
     }
 }
 
-const IMAGE: &str = "myregistry.azurecr.io/frontend";
+pub(crate) const IMAGE: &str = "myregistry.azurecr.io/frontend";
 
-fn applied(d: &mut Daemon, commit: &str) -> bool {
+pub(crate) fn applied(d: &mut Daemon, commit: &str) -> bool {
     let ring = d.ring("dev");
     ring["commit"] == commit
         && ring["outcome"]
@@ -887,7 +909,7 @@ fn with_leader_election_only_the_leader_applies_and_a_standby_takes_over() {
     );
 }
 
-fn fetch_failures(d: &mut Daemon) -> u64 {
+pub(crate) fn fetch_failures(d: &mut Daemon) -> u64 {
     d.metrics()
         .lines()
         .find_map(|l| l.strip_prefix("gitops_watch_git_fetch_failures_total "))
