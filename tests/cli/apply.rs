@@ -485,3 +485,82 @@ fn a_saved_plan_is_refused_after_kubectl_changed_a_bound_object() {
         .says("✓ dev: succeeded (revision 2)");
     sandbox.wait_rolled_out("dev", &format!("{FRONTEND}:1.7.0"));
 }
+
+#[test]
+fn a_failed_apply_call_is_rolled_back_recorded_as_such_and_exits_1_not_3() {
+    let dir = TempDir::new().unwrap();
+    let state = dir.path().join("sandbox-state.json");
+    let state_arg = state.to_str().unwrap();
+    let sandbox = Sandbox::start_with(dir.path(), &["--state", state_arg]);
+    let repo = Repo::new(&dir, &sandbox, FOUR_RINGS);
+    repo.gitops(&["apply", "dev"]).expect(0);
+    sandbox.wait_rolled_out("dev", &demo_image("dev"));
+    let configmaps = |s: &Sandbox| {
+        let out = s
+            .kubectl(&["get", "configmaps", "-n", "shop-dev", "-o", "name"])
+            .expect(0);
+        let mut names: Vec<String> = out.stdout.lines().map(str::to_string).collect();
+        names.sort();
+        names
+    };
+    let before = configmaps(&sandbox);
+
+    // A new image and new settings (a new hashed ConfigMap the Deployment points to), planned
+    // while the API is healthy.
+    repo.set_frontend_tag("dev", "1.8.0");
+    let settings = repo.path.join("environments/dev/appsettings.json");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    let changed = text.replace("\"Ring\": \"dev\"", "\"Ring\": \"dev-1.8\"");
+    assert_ne!(changed, text, "the demo settings changed shape");
+    std::fs::write(&settings, changed).unwrap();
+    repo.commit("frontend 1.8.0");
+    let plan = dir.path().join("plan.json");
+    let plan_arg = plan.to_str().unwrap();
+    repo.gitops(&["plan", "dev", "--out", plan_arg])
+        .expect(0)
+        .says("+ create ConfigMap shop-dev/frontend-appsettings-dev-");
+
+    // The same cluster comes back with every Deployment write failing (HTTP 500).
+    sandbox.stop();
+    let sandbox = Sandbox::start_with(
+        dir.path(),
+        &[
+            "--state",
+            state_arg,
+            "--faults",
+            "verb=patch,resource=deployments,error=1,status=500",
+        ],
+    );
+    let out = repo
+        .gitops(&["apply", "--plan", plan_arg])
+        .expect(1)
+        .says("✗ dev: error-rolled-back (revision 2): ")
+        .says("apps/Deployment shop-dev/frontend-dev")
+        .says("rolled back to the objects before the run, healthy");
+    assert!(out.stdout.contains("  rollback:\n"), "{}", out.report());
+
+    // Back as before: the old image, rolled out; the ConfigMap this run created deleted again.
+    sandbox.wait_rolled_out("dev", &demo_image("dev"));
+    assert_eq!(configmaps(&sandbox), before, "{}", out.report());
+    let revisions = repo.history("dev");
+    assert_eq!(revisions.len(), 2, "{revisions:?}");
+    assert_eq!(revisions[1]["outcome"], "error-rolled-back");
+    let record = sandbox.record("dev", 2);
+    assert_eq!(record["outcome"], "error-rolled-back");
+    assert!(
+        record["rollback"]["steps"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty())
+            && record["rollback"].get("errors").is_none(),
+        "{}",
+        record["rollback"]
+    );
+    assert!(
+        record["diagnosis"].is_null(),
+        "no gate failed, nothing to diagnose"
+    );
+    // `gitops rollback` goes back from what is deployed (revision 1): nothing before it.
+    repo.gitops(&["rollback", "dev"])
+        .expect(1)
+        .says("no successful revision before the current one");
+}

@@ -160,6 +160,11 @@ impl Sandbox {
     /// Start one whose controllers run 20 times faster than real time (pods become ready, and
     /// crash, in tens of milliseconds); wait until it serves.
     pub fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[])
+    }
+
+    /// [`Sandbox::start`] with more arguments (`--state FILE`, `--faults SPEC`).
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Self {
         let kubeconfig = dir.join("kubeconfig");
         let mut child = gitops()
             .args([
@@ -171,6 +176,7 @@ impl Sandbox {
                 "--kubeconfig",
             ])
             .arg(&kubeconfig)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .stdin(Stdio::null())
@@ -188,6 +194,22 @@ impl Sandbox {
         let sandbox = Self { child, kubeconfig };
         rx.recv_timeout(WAIT).expect("the sandbox did not start");
         sandbox
+    }
+
+    /// Stop it with SIGTERM, as an operator would, so it saves its `--state` file.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "the sandbox stopped with {status}");
+                return;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the sandbox did not stop within {WAIT:?} of SIGTERM");
     }
 
     /// Run `kubectl` against the sandbox.
