@@ -80,7 +80,7 @@ pub fn callbacks<'a>() -> RemoteCallbacks<'a> {
     let mut ssh_sources: Option<Vec<Option<PathBuf>>> = None;
     let mut ssh_tried: Vec<String> = Vec::new();
     let mut callbacks = RemoteCallbacks::new();
-    callbacks.credentials(move |_url, username, allowed| {
+    callbacks.credentials(move |url, username, allowed| {
         asked += 1;
         if asked > MAX_ASKS {
             return Err(git2::Error::from_str(
@@ -120,6 +120,11 @@ pub fn callbacks<'a>() -> RemoteCallbacks<'a> {
             };
         }
         if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
+            if is_plain_http(url) {
+                return Err(git2::Error::from_str(
+                    "refusing to send the token over plain `http://`, where anyone on the way could read it: use `https://`",
+                ));
+            }
             return match token()? {
                 // Asked again after sending the token: it was refused.
                 Some(_) if asked > 1 => Err(git2::Error::from_str(&format!(
@@ -143,6 +148,12 @@ pub fn callbacks<'a>() -> RemoteCallbacks<'a> {
         ))
     });
     callbacks
+}
+
+/// Whether `url` is fetched without TLS: a token sent there is readable on the network.
+fn is_plain_http(url: &str) -> bool {
+    url.get(..7)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
 }
 
 /// `url` with any user name or password removed, safe for logs, status and metrics.
@@ -180,5 +191,14 @@ mod tests {
         );
         assert_eq!(redact("ssh://git@host:22/r"), "ssh://***@host:22/r");
         assert!(!redact("https://tok@h/p@q").contains("tok"));
+    }
+
+    #[test]
+    fn a_token_is_only_for_tls() {
+        assert!(is_plain_http("http://git.example.com/r.git"));
+        assert!(is_plain_http("HTTP://git.example.com/r.git"));
+        assert!(!is_plain_http("https://git.example.com/r.git"));
+        assert!(!is_plain_http("ssh://git@host/r"));
+        assert!(!is_plain_http("http"));
     }
 }

@@ -5,8 +5,12 @@
 //! untrusted servers are refused with a clear error and never show a secret.
 
 use std::ffi::OsStr;
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
@@ -250,6 +254,56 @@ fn bad_https_credentials_or_an_untrusted_server_stop_the_start_with_one_clear_er
     assert!(!err.contains(TOKEN), "{err}");
     assert_eq!(server.refused(), refused_before);
     assert_eq!(server.served(), served_before);
+
+    // A host over plain http that asks for credentials: the token is not sent in the clear.
+    let (plain, sent_credentials) = plain_http_challenger();
+    let (code, err) = run_to_exit(
+        &[
+            "watch",
+            "--repo",
+            &plain,
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+        &[("GITOPS_GIT_TOKEN", OsStr::new(TOKEN))],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        error_line(&err).contains("refusing to send the token over plain `http://`"),
+        "{err}"
+    );
+    assert!(!sent_credentials.load(Ordering::SeqCst));
+}
+
+/// A git host over plain http that answers every request with a Basic challenge; the flag
+/// tells whether any request carried credentials.
+fn plain_http_challenger() -> (String, Arc<AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!(
+        "http://127.0.0.1:{}/origin.git",
+        listener.local_addr().expect("addr").port()
+    );
+    let sent = Arc::new(AtomicBool::new(false));
+    let flag = sent.clone();
+    // Runs until the test binary exits: it only ever answers 401.
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let mut reader = BufReader::new(&stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line.trim() != "" {
+                if line.to_ascii_lowercase().starts_with("authorization:") {
+                    flag.store(true, Ordering::SeqCst);
+                }
+                line.clear();
+            }
+            let _ = stream.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\n\
+                  Content-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    (url, sent)
 }
 
 /// An `sshd`, a client key it accepts, and a `HOME` whose `~/.ssh/known_hosts` holds
@@ -414,4 +468,33 @@ fn an_unknown_or_changed_ssh_host_key_and_a_refused_key_stop_the_start_with_one_
     let body = private.lines().nth(1).unwrap_or("never");
     assert!(!err.contains(body), "{err}");
     assert_eq!(logins(&host.sshd), 0, "{}", host.sshd.log());
+}
+
+#[test]
+fn credentials_in_the_url_work_but_are_never_stored_or_shown() {
+    let dir = TempDir::new().unwrap();
+    let sandbox = Sandbox::start(dir.path());
+    let repo = Repo::new(dir.path(), ONE_RING);
+    repo.publish(dir.path());
+    let first = repo.git(&["rev-parse", "HEAD"]);
+    let server = GitHttps::start(dir.path(), TOKEN, dir.path());
+    let url = server.url("origin.git");
+    let with_token = url.replace("https://", &format!("https://x-access-token:{TOKEN}@"));
+    let mut d = Daemon::start_with_env(
+        dir.path(),
+        "watch",
+        &with_token,
+        &sandbox,
+        &[],
+        &[("SSL_CERT_FILE", server.ca_file.as_os_str())],
+    );
+    d.wait_for("the first commit applied", |d| applied(d, &first));
+    assert_eq!(
+        d.status()["repo"],
+        url.replace("https://", "https://***@").as_str()
+    );
+    assert_hidden(&mut d, &[TOKEN]);
+    // Not in the cache either (libgit2 writes the URL it fetched from into `FETCH_HEAD`).
+    assert_not_on_disk(&dir.path().join("watch-cache"), TOKEN);
+    assert_eq!(d.terminate(), Some(0));
 }
