@@ -3,11 +3,13 @@
 //! auth providers, `proxy-url`), with bounded timeouts and a probe, so an unreachable cluster or
 //! an expired credential is one clear line, fast.
 
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
+use super::credentials::{ContextEntries, credential_failure, settle_interactive_mode};
 use super::error::{ClusterError, one_line};
 
 /// How long to wait for a TCP/TLS connection to the API server.
@@ -101,33 +103,78 @@ pub async fn connect(target: &KubeconfigTarget) -> Result<Connected, ClusterErro
             available,
         });
     }
+    let mut kubeconfig = kubeconfig;
+    settle_interactive_mode(&mut kubeconfig, &context, std::io::stdin().is_terminal());
+    let entries = ContextEntries::of(&kubeconfig, &context);
+    let plugin = entries.exec_plugin.as_deref();
+    let bad_context = |message: String| ClusterError::BadContext {
+        context: context.clone(),
+        message,
+    };
     let options = KubeConfigOptions {
         context: Some(context.clone()),
         ..KubeConfigOptions::default()
     };
     let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
-        .map_err(|e| ClusterError::BadContext {
-            context: context.clone(),
-            message: e.to_string().lines().next().unwrap_or_default().to_string(),
-        })?;
+        .map_err(|e| bad_context(e.to_string().lines().next().unwrap_or_default().to_string()))?;
+    // kubectl uses a cluster's `proxy-url` whatever `NO_PROXY` says (it only applies to the
+    // proxies of the environment); kube matches `NO_PROXY` against the proxy's own address and
+    // would drop a proxy on 127.0.0.1 when `NO_PROXY` lists it.
+    // https://kubernetes.io/docs/tasks/extend-kubernetes/socks5-proxy-access-api/#client-configuration
+    if let Some(proxy) = &entries.proxy_url {
+        config.proxy_url = Some(
+            proxy
+                .parse()
+                .map_err(|e| bad_context(format!("`proxy-url` `{proxy}`: {e}")))?,
+        );
+    }
     let server = bound(&mut config);
-    let client = kube::Client::try_from(config).map_err(|e| ClusterError::BadContext {
-        context: context.clone(),
-        message: one_line(&e),
-    })?;
+    let client = build_client(config, plugin).await.map_err(bad_context)?;
     let connected = Connected {
         client,
         server,
         context,
     };
-    probe(
+    probe_as(
         &connected.client,
         &connected.server,
         &format!("context `{}`", connected.context),
+        plugin,
     )
     .await?;
     Ok(connected)
+}
+
+/// `kube::Client::try_from`, bounded by [`PROBE_TIMEOUT`]: it runs an exec credential plugin
+/// synchronously, and a plugin may wait for a login nobody will type (a device code in CI).
+/// It runs on a thread of its own, left behind if it outlives the bound.
+async fn build_client(config: kube::Config, plugin: Option<&str>) -> Result<kube::Client, String> {
+    let runtime = tokio::runtime::Handle::current();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("kube-client".into())
+        .spawn(move || {
+            // The client spawns its request buffer on the runtime.
+            let _entered = runtime.enter();
+            let _ = tx.send(kube::Client::try_from(config));
+        })
+        .map_err(|e| format!("cannot start a thread: {e}"))?;
+    match tokio::time::timeout(PROBE_TIMEOUT, rx).await {
+        Ok(Ok(Ok(client))) => Ok(client),
+        Ok(Ok(Err(e))) => Err(credential_failure(&e, plugin).unwrap_or_else(|| one_line(&e))),
+        Ok(Err(_)) => Err("building the client failed".to_string()),
+        Err(_) => Err(match plugin {
+            Some(p) => format!(
+                "the exec credential plugin `{p}` did not answer within {}s",
+                PROBE_TIMEOUT.as_secs()
+            ),
+            None => format!(
+                "building the client took longer than {}s",
+                PROBE_TIMEOUT.as_secs()
+            ),
+        }),
+    }
 }
 
 /// Set the timeouts and retries every connection uses; returns the server URL for messages.
@@ -149,6 +196,16 @@ pub(super) fn bound(config: &mut kube::Config) -> String {
 /// Ask for the core API versions: it needs a working connection and, unlike `/version`,
 /// authenticated access, so an expired credential shows here and not halfway through a plan.
 pub async fn probe(client: &kube::Client, server: &str, target: &str) -> Result<(), ClusterError> {
+    probe_as(client, server, target, None).await
+}
+
+/// [`probe`], naming the exec credential plugin (`plugin`) when getting a credential fails.
+async fn probe_as(
+    client: &kube::Client,
+    server: &str,
+    target: &str,
+    plugin: Option<&str>,
+) -> Result<(), ClusterError> {
     let unreachable = |message: String| ClusterError::Unreachable {
         server: server.to_string(),
         target: target.to_string(),
@@ -167,7 +224,15 @@ pub async fn probe(client: &kube::Client, server: &str, target: &str) -> Result<
                 code: status.code,
             })
         }
-        Ok(Err(e)) => Err(unreachable(one_line(&e))),
+        // A credential refreshed at the first request (an exec plugin's expired token) failed.
+        Ok(Err(e)) => match credential_failure(&e, plugin) {
+            Some(message) => Err(ClusterError::Credentials {
+                server: server.to_string(),
+                target: target.to_string(),
+                message,
+            }),
+            None => Err(unreachable(one_line(&e))),
+        },
     }
 }
 

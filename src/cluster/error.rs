@@ -65,6 +65,16 @@ pub enum ClusterError {
         /// 401 or 403.
         code: u16,
     },
+    /// A credential could not be obtained (an exec credential plugin failed at the first request).
+    #[error("cannot get credentials for the cluster at {server} ({target}): {message}")]
+    Credentials {
+        /// The server URL.
+        server: String,
+        /// `context `x``.
+        target: String,
+        /// Why, in one line, without secrets.
+        message: String,
+    },
     /// The in-process sandbox could not start.
     #[error("the sandbox: {0}")]
     Sandbox(String),
@@ -122,6 +132,9 @@ pub fn describe(object: &gitops_manifest::ObjectRef, source: Option<&str>) -> St
 
 /// One line out of a kube error, without anything that could carry a credential.
 pub fn one_line(err: &kube::Error) -> String {
+    if let Some(line) = super::credentials::credential_failure(err, None) {
+        return line;
+    }
     let text = match err {
         kube::Error::Api(status) => format!("{} ({})", status.message, status.code),
         other => {
@@ -131,6 +144,18 @@ pub fn one_line(err: &kube::Error) -> String {
             while let Some(cause) = source {
                 message = format!("{message}: {cause}");
                 source = cause.source();
+            }
+            // A timeout's innermost cause is only "deadline has elapsed": say which one.
+            if message.ends_with("deadline has elapsed") {
+                let (what, bound) = if message.contains("(Connect)") {
+                    (
+                        "no TLS connection (TCP and TLS handshake)",
+                        super::connect::CONNECT_TIMEOUT,
+                    )
+                } else {
+                    ("no answer", super::connect::READ_TIMEOUT)
+                };
+                return format!("{what} within {}s", bound.as_secs());
             }
             message
         }

@@ -3,6 +3,7 @@
 
 pub mod apply_calls;
 pub mod connect;
+pub mod credentials;
 pub mod error;
 pub mod in_cluster;
 pub mod kinds;

@@ -8,6 +8,7 @@ mod differential;
 mod git_https;
 mod git_sshd;
 mod gitops_yaml;
+mod kubeconfig;
 mod plan;
 mod render;
 mod watch;
