@@ -169,3 +169,53 @@ impl Drop for Sshd {
         let _ = self.child.wait();
     }
 }
+
+/// An `ssh-agent` holding one key, on its own socket; killed on drop.
+pub(crate) struct SshAgent {
+    child: Child,
+    /// The socket, for `SSH_AUTH_SOCK`.
+    pub(crate) socket: PathBuf,
+}
+
+impl SshAgent {
+    /// Start an agent with its socket in `dir` and add the private key `key` to it.
+    pub(crate) fn start(dir: &Path, key: &Path) -> Self {
+        let socket = dir.join("agent.sock");
+        let child = Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start ssh-agent");
+        let agent = Self { child, socket };
+        let deadline = std::time::Instant::now() + WAIT;
+        while !agent.socket.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "ssh-agent made no socket"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = Command::new("ssh-add")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &agent.socket)
+            .output()
+            .expect("run ssh-add");
+        assert!(
+            out.status.success(),
+            "ssh-add: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        agent
+    }
+}
+
+impl Drop for SshAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

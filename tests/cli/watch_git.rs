@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use crate::git_https::GitHttps;
-use crate::git_sshd::{Sshd, current_user, keygen, sshd_binary};
+use crate::git_sshd::{SshAgent, Sshd, current_user, keygen, sshd_binary};
 use crate::watch::{Daemon, IMAGE, ONE_RING, Repo, Sandbox, WAIT, applied, fetch_failures, gitops};
 
 /// A token with a shape no log line would contain by chance.
@@ -342,7 +342,7 @@ fn home(dir: &Path, name: &str, known_hosts: &str) -> std::path::PathBuf {
 }
 
 #[test]
-fn ssh_with_a_key_is_cloned_applied_and_followed() {
+fn ssh_with_a_key_or_an_agent_is_cloned_applied_and_followed() {
     let dir = TempDir::new().unwrap();
     let repo = Repo::new(dir.path(), ONE_RING);
     let bare = repo.publish(dir.path());
@@ -351,7 +351,7 @@ fn ssh_with_a_key_is_cloned_applied_and_followed() {
     };
     let sandbox = Sandbox::start(dir.path());
     let first = repo.git(&["rev-parse", "HEAD"]);
-    let home = home(
+    let key_home = home(
         dir.path(),
         "home",
         &host.sshd.known_hosts_line(&host.sshd.host_key),
@@ -363,7 +363,7 @@ fn ssh_with_a_key_is_cloned_applied_and_followed() {
         &sandbox,
         &[],
         &[
-            ("HOME", home.as_os_str()),
+            ("HOME", key_home.as_os_str()),
             ("GITOPS_SSH_KEY", host.key.as_os_str()),
         ],
     );
@@ -386,6 +386,30 @@ fn ssh_with_a_key_is_cloned_applied_and_followed() {
     d.wait_for("the pushed commit applied", |d| applied(d, &second));
     assert_eq!(sandbox.image(), format!("{IMAGE}:9.0.0"));
     assert_eq!(fetch_failures(&mut d), 0, "{}", d.log());
+    assert_eq!(d.terminate(), Some(0));
+
+    // The same through an SSH agent (the key only in the agent, no key file): a fresh clone
+    // finds the ring at the commit already.
+    let logins = host.sshd.log().matches("Accepted publickey").count();
+    let agent = SshAgent::start(dir.path(), &host.key);
+    let empty_home = home(
+        dir.path(),
+        "agent-home",
+        &host.sshd.known_hosts_line(&host.sshd.host_key),
+    );
+    let mut d = Daemon::start_with_env(
+        dir.path(),
+        "agent",
+        &host.url,
+        &sandbox,
+        &[],
+        &[
+            ("HOME", empty_home.as_os_str()),
+            ("SSH_AUTH_SOCK", agent.socket.as_os_str()),
+        ],
+    );
+    d.wait_for("the commit read through the agent", |d| applied(d, &second));
+    assert!(host.sshd.log().matches("Accepted publickey").count() > logins);
     assert_eq!(d.terminate(), Some(0));
 }
 
