@@ -4,7 +4,7 @@
 //! https://kubernetes.io/docs/concepts/services-networking/service/ and
 //! https://kubernetes.io/docs/concepts/services-networking/endpoint-slices/
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -22,6 +22,17 @@ pub const LOAD_BALANCER_DELAY: Duration = Duration::from_secs(2);
 pub fn reconcile(ctx: &mut Context<'_>) -> Option<SimTime> {
     let (services, _) = ctx.store.list(&keys::services(), None);
     let (pods, _) = ctx.store.list(&keys::pods(), None);
+    // The pods that can be endpoints (an IP, not terminating), by namespace, sorted out once
+    // per pass rather than once per Service.
+    let mut by_namespace: HashMap<&str, Vec<&Value>> = HashMap::new();
+    for pod in &pods {
+        if !meta::is_terminating(pod) && meta::str_at(pod, "/status/podIP").is_some() {
+            by_namespace
+                .entry(meta::namespace(pod))
+                .or_default()
+                .push(pod);
+        }
+    }
     let mut used_ips: BTreeSet<String> = services
         .iter()
         .filter_map(|s| meta::str_at(s, "/spec/clusterIP").map(str::to_owned))
@@ -33,7 +44,10 @@ pub fn reconcile(ctx: &mut Context<'_>) -> Option<SimTime> {
         }
         let service = allocate(ctx, service, &mut used_ips);
         next = next_of(next, load_balancer(ctx, &service));
-        endpoints(ctx, &service, &pods);
+        let candidates = by_namespace
+            .get(meta::namespace(&service))
+            .map_or(&[][..], Vec::as_slice);
+        endpoints(ctx, &service, candidates);
     }
     next
 }
@@ -175,7 +189,8 @@ fn resolve_target(port: &Value, pod: &Value) -> Option<i64> {
     }
 }
 
-fn endpoints(ctx: &mut Context<'_>, service: &Value, pods: &[Value]) {
+/// `pods`: the pods of the Service's namespace that have an IP and are not terminating.
+fn endpoints(ctx: &mut Context<'_>, service: &Value, pods: &[&Value]) {
     let Some(selector) = service
         .pointer("/spec/selector")
         .and_then(Value::as_object)
@@ -187,12 +202,13 @@ fn endpoints(ctx: &mut Context<'_>, service: &Value, pods: &[Value]) {
     let name = meta::name(service);
     let selected: Vec<&Value> = pods
         .iter()
+        .copied()
+        // Borrowed, not `meta::labels` (a copy): this runs for every pod of every Service.
         .filter(|p| {
-            meta::namespace(p) == ns
-                && !meta::is_terminating(p)
-                && meta::str_at(p, "/status/podIP").is_some()
+            p.pointer("/metadata/labels")
+                .and_then(Value::as_object)
+                .is_some_and(|labels| meta::map_selector_matches(selector, labels))
         })
-        .filter(|p| meta::map_selector_matches(selector, &meta::labels(p)))
         .collect();
     let ports = service
         .pointer("/spec/ports")
