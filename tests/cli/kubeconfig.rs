@@ -21,22 +21,26 @@ use crate::harness::{Output, Test};
 /// loaded CI machine.
 const BOUND: Duration = Duration::from_secs(45);
 
-/// A `gitops sandbox` served over HTTPS on a free port, killed on drop.
-struct Sandbox {
+/// A `gitops sandbox` served over HTTPS on a free port (simulated time 20 times faster, so
+/// health gates pass quickly), killed on drop.
+pub(crate) struct Sandbox {
     child: Child,
     _dir: tempfile::TempDir,
     /// `127.0.0.1:PORT`.
-    addr: String,
+    pub(crate) addr: String,
     /// The kubeconfig it wrote, as data.
-    kubeconfig: Value,
+    pub(crate) kubeconfig: Value,
+    /// Where it wrote it.
+    pub(crate) kubeconfig_path: PathBuf,
 }
 
 impl Sandbox {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let path = dir.path().join("kubeconfig");
         let mut child = Command::new(env!("CARGO_BIN_EXE_gitops"))
-            .args(["sandbox", "--listen", "127.0.0.1:0", "--kubeconfig"])
+            .args(["sandbox", "--listen", "127.0.0.1:0", "--time-scale", "20"])
+            .arg("--kubeconfig")
             .arg(&path)
             .env_remove("KUBECONFIG")
             .stdin(Stdio::null())
@@ -63,11 +67,12 @@ impl Sandbox {
             _dir: dir,
             addr,
             kubeconfig,
+            kubeconfig_path: path,
         }
     }
 
     /// The sandbox's bearer token.
-    fn token(&self) -> String {
+    pub(crate) fn token(&self) -> String {
         self.user("sandbox")["token"]
             .as_str()
             .expect("a token")

@@ -11,5 +11,6 @@ mod gitops_yaml;
 mod kubeconfig;
 mod plan;
 mod render;
+mod secrets;
 mod watch;
 mod watch_git;

@@ -6,8 +6,8 @@
 use http::header::USER_AGENT;
 use serde_json::Value;
 
-use super::Ctx;
 use super::status::{ApiError, Cause, MAX_OBJECT_BYTES};
+use super::{Ctx, secret};
 use crate::defaults;
 use crate::ssa::{self, Scope, SsaError};
 use crate::store::now_timestamp;
@@ -163,7 +163,7 @@ fn rejection(ctx: &Ctx<'_>, object: &Value, rejection: Rejection) -> ApiError {
 
 /// The last steps before the store, as the real server decodes a write: field validation
 /// (`Strict` rejects unknown fields, `Warn` drops them with a `Warning` header, `Ignore` drops
-/// them), API defaulting, and the size etcd accepts.
+/// them), a Secret's `stringData` merged into `data`, API defaulting, and the size etcd accepts.
 /// https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation
 pub(crate) fn finish(ctx: &Ctx<'_>, object: Value) -> Result<Value, ApiError> {
     let mode = validation_mode(ctx, "PatchOptions")?;
@@ -178,6 +178,7 @@ pub(crate) fn finish(ctx: &Ctx<'_>, object: Value) -> Result<Value, ApiError> {
         }
         Err(e) => return Err(rejection(ctx, &object, e)),
     };
+    secret::merge_string_data(&ctx.info, &mut object);
     defaults::apply_defaults(&mut object, &gvk(ctx));
     // etcd refuses values over its request limit; the real server passes that on as 413.
     if serde_json::to_vec(&object).map_or(0, |b| b.len()) > MAX_OBJECT_BYTES {

@@ -15,6 +15,7 @@ mod patch;
 mod protobuf;
 pub mod request;
 mod scale;
+mod secret;
 pub mod selector;
 pub mod status;
 mod strategy;

@@ -13,6 +13,7 @@ mod gc;
 mod lists;
 mod logs;
 mod patch;
+mod secrets;
 mod validation;
 mod watch;
 
