@@ -147,6 +147,8 @@ pub fn callbacks<'a>() -> RemoteCallbacks<'a> {
             "the server asks for a kind of credential gitops does not support",
         ))
     });
+    // Servers signed by a CA of `GIT_SSL_CAINFO` are trusted besides the system's CAs.
+    callbacks.certificate_check(super::trust::check);
     callbacks
 }
 

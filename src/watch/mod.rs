@@ -12,4 +12,5 @@ pub mod leader;
 pub mod metrics;
 pub mod source;
 pub mod status;
+pub mod trust;
 pub mod wake;

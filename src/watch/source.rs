@@ -302,7 +302,7 @@ fn explain(e: &git2::Error) -> String {
     } else if e.code() == ErrorCode::Certificate || e.class() == ErrorClass::Ssl {
         format!(
             "{message} (the server's certificate is checked against the system's CAs; for a \
-             private CA set `SSL_CERT_FILE` to a PEM file holding it)"
+             private CA set `GIT_SSL_CAINFO` to a PEM file holding it)"
         )
     } else if message.is_empty() || message == "no error" {
         format!(

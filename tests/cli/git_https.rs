@@ -39,6 +39,7 @@ impl GitHttps {
     /// `ca_dir/git-ca.pem`.
     pub(crate) fn start(root: &Path, token: &str, ca_dir: &Path) -> Self {
         let credentials = gitops_sandbox::tls::Credentials::generate().expect("make a CA");
+        std::fs::create_dir_all(ca_dir).expect("CA folder");
         let ca_file = ca_dir.join("git-ca.pem");
         std::fs::write(&ca_file, &credentials.ca_pem).expect("write the CA");
         // libgit2 speaks HTTP/1.1 only.

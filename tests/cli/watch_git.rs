@@ -250,10 +250,43 @@ fn bad_https_credentials_or_an_untrusted_server_stop_the_start_with_one_clear_er
     assert_eq!(code, Some(1), "{err}");
     let line = error_line(&err);
     assert!(line.contains("certificate"), "{err}");
-    assert!(line.contains("SSL_CERT_FILE"), "{err}");
+    assert!(line.contains("GIT_SSL_CAINFO"), "{err}");
     assert!(!err.contains(TOKEN), "{err}");
+    // Nor with extra CAs that did not sign it.
+    let other = GitHttps::start(
+        &dir.path().join("nothing"),
+        TOKEN,
+        &dir.path().join("other"),
+    );
+    let (code, err) = run_to_exit(
+        &args,
+        &[
+            ("GITOPS_GIT_TOKEN", OsStr::new(TOKEN)),
+            ("GIT_SSL_CAINFO", other.ca_file.as_os_str()),
+        ],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(error_line(&err).contains("certificate"), "{err}");
     assert_eq!(server.refused(), refused_before);
     assert_eq!(server.served(), served_before);
+    // A CA file that is not there: named.
+    let missing = dir.path().join("no-such-ca.pem");
+    let (code, err) = run_to_exit(
+        &args,
+        &[
+            ("GITOPS_GIT_TOKEN", OsStr::new(TOKEN)),
+            ("GIT_SSL_CAINFO", missing.as_os_str()),
+        ],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    let line = error_line(&err);
+    assert!(
+        line.contains(&format!(
+            "`GIT_SSL_CAINFO`: cannot read `{}`",
+            missing.display()
+        )),
+        "{err}"
+    );
 
     // A host over plain http that asks for credentials: the token is not sent in the clear.
     let (plain, sent_credentials) = plain_http_challenger();
@@ -510,7 +543,8 @@ fn credentials_in_the_url_work_but_are_never_stored_or_shown() {
         &with_token,
         &sandbox,
         &[],
-        &[("SSL_CERT_FILE", server.ca_file.as_os_str())],
+        // git's variable for a private CA (the other tests use OpenSSL's `SSL_CERT_FILE`).
+        &[("GIT_SSL_CAINFO", server.ca_file.as_os_str())],
     );
     d.wait_for("the first commit applied", |d| applied(d, &first));
     assert_eq!(
