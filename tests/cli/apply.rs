@@ -383,6 +383,60 @@ fn a_crash_looping_image_in_qa_is_diagnosed_and_rolled_back_and_later_rings_are_
     assert_eq!(prod_generation(), prod_before);
 }
 
+#[test]
+fn a_failing_init_container_is_diagnosed_by_name_with_its_log_and_rolled_back() {
+    let dir = TempDir::new().unwrap();
+    let sandbox = Sandbox::start(dir.path());
+    let repo = Repo::new(&dir, &sandbox, FOUR_RINGS);
+    repo.gitops(&["apply", "qa"]).expect(0);
+    sandbox.wait_rolled_out("qa", &demo_image("qa"));
+    let init_image = |s: &Sandbox| {
+        s.field(
+            "deployment",
+            "frontend-qa",
+            "shop-qa",
+            "{.spec.template.spec.initContainers[0].image}",
+        )
+    };
+    let busybox = "mcr.microsoft.com/azurelinux/busybox";
+    assert_eq!(init_image(&sandbox), Some(format!("{busybox}:1.36")));
+
+    // The config-copying init container of qa's frontend starts failing.
+    let file = repo.path.join("environments/qa/kustomization.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let changed = text.replacen(
+        "images:\n",
+        &format!("images:\n  - name: {busybox}\n    newTag: 1.36-crashloop\n"),
+        1,
+    );
+    assert_ne!(changed, text, "the qa kustomization changed shape");
+    std::fs::write(&file, changed).unwrap();
+    repo.commit("a broken init container");
+    let out = repo
+        .gitops(&["apply", "qa"])
+        .expect(3)
+        .says("✗ qa: rolled-back (revision 2): the health gate failed")
+        .says("init container init-copy-config: ")
+        .says(&format!(
+            "| fatal: init-copy-config exited: the image tag of \"{busybox}:1.36-crashloop\" ends in -crashloop"
+        ));
+    assert!(out.stdout.contains("  diagnosis:\n"), "{}", out.report());
+
+    // Rolled back: the init container runs its earlier image again and the frontend is up.
+    sandbox.wait_rolled_out("qa", &demo_image("qa"));
+    assert_eq!(init_image(&sandbox), Some(format!("{busybox}:1.36")));
+    let record = sandbox.record("qa", 2);
+    assert_eq!(record["outcome"], "rolled-back");
+    let failing = failing_containers(&record["diagnosis"]);
+    assert!(
+        failing
+            .iter()
+            .any(|c| c["name"] == "init-copy-config" && c["init"] == true),
+        "{}",
+        record["diagnosis"]
+    );
+}
+
 /// The containers a diagnosis marks as failing.
 fn failing_containers(diagnosis: &Value) -> Vec<Value> {
     diagnosis
