@@ -463,9 +463,13 @@ fn rollback_to_an_earlier_revision_redeploys_its_image_as_a_new_revision() {
         .says("✓ dev: succeeded (revision 2)");
     sandbox.wait_rolled_out("dev", &format!("{FRONTEND}:1.6.0"));
 
-    repo.gitops(&["rollback", "dev", "--to", "1"])
-        .expect(0)
-        .says("✓ dev: succeeded (revision 3)");
+    // Run where only LOGNAME names the user (cron, `su -`): the record still says who.
+    repo.gitops_env(
+        &["rollback", "dev", "--to", "1"],
+        &[("USER", None), ("LOGNAME", Some("release-bot"))],
+    )
+    .expect(0)
+    .says("✓ dev: succeeded (revision 3)");
     sandbox.wait_rolled_out("dev", &demo_image("dev"));
 
     let revisions = repo.history("dev");
@@ -475,7 +479,13 @@ fn rollback_to_an_earlier_revision_redeploys_its_image_as_a_new_revision() {
     assert_eq!(third["outcome"], "succeeded");
     assert_eq!(third["trigger"], "rollback --to 1");
     assert_eq!(third["commit"], first.as_str(), "revision 1's commit");
-    assert!(is_tester(&third["who"]), "{third}");
+    assert!(
+        third["who"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("release-bot@")),
+        "{third}"
+    );
+    assert!(is_tester(&revisions[1]["who"]), "{revisions:?}");
     let text = repo.gitops(&["history", "dev"]).expect(0);
     let row = text.stdout.lines().nth(3).unwrap_or_default();
     assert!(

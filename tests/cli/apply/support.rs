@@ -389,7 +389,18 @@ impl Repo {
 
     /// Run `gitops ARGS --repo REPO --kubeconfig SANDBOX` in the repo's folder.
     pub fn gitops(&self, args: &[&str]) -> Run {
+        self.gitops_env(args, &[])
+    }
+
+    /// [`Repo::gitops`] with environment variables set (`Some`) or removed (`None`).
+    pub fn gitops_env(&self, args: &[&str], env: &[(&str, Option<&str>)]) -> Run {
         let mut c = gitops();
+        for (key, value) in env {
+            match value {
+                Some(v) => c.env(key, v),
+                None => c.env_remove(key),
+            };
+        }
         c.args(args)
             .arg("--repo")
             .arg(&self.path)
