@@ -161,6 +161,22 @@ fn rejection(ctx: &Ctx<'_>, object: &Value, rejection: Rejection) -> ApiError {
     }
 }
 
+/// The decoding half of field validation on a server-side apply's configuration, before it is
+/// merged into the live object. The real server decodes the applied configuration first, so an
+/// unknown field (with `Strict`) or a wrongly typed one is a 400 BadRequest naming the field,
+/// even when the merge would also have found a conflict with another manager (409).
+/// https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation ("Strict: This
+/// will fail the request with a BadRequest error if any unknown fields would be dropped")
+/// https://kubernetes.io/docs/reference/using-api/server-side-apply/#conflicts
+pub(crate) fn check_applied(ctx: &Ctx<'_>, config: &Value) -> Result<(), ApiError> {
+    let mode = validation_mode(ctx, "PatchOptions")?;
+    match schema::check_write(config, mode) {
+        Err(bad @ Rejection::BadRequest { .. }) => Err(rejection(ctx, config, bad)),
+        // Warnings and validation (422) are about the merged object: `finish` reports them.
+        Ok(_) | Err(Rejection::Invalid(_)) => Ok(()),
+    }
+}
+
 /// The last steps before the store, as the real server decodes a write: field validation
 /// (`Strict` rejects unknown fields, `Warn` drops them with a `Warning` header, `Ignore` drops
 /// them), a Secret's `stringData` merged into `data`, API defaulting, and the size etcd accepts.

@@ -145,6 +145,8 @@ fn applied_configuration(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
     validate::check_type(&ctx.info, &mut config)?;
     validate::check_namespace(ctx, &mut config)?;
     validate::check_name_matches(ctx, &config)?;
+    // Decoded (unknown and mistyped fields) before the merge, whose conflicts come after.
+    fields::check_applied(ctx, &config)?;
     Ok(config)
 }
 

@@ -104,3 +104,55 @@ async fn a_dry_run_apply_shows_the_server_defaults() {
     })
     .await;
 }
+
+/// A server-side apply body of Deployment `web` with `spec` as given.
+fn apply_body(spec: serde_json::Value) -> Vec<u8> {
+    let mut full = json!({"selector": {"matchLabels": {"app": "web"}},
+        "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "app", "image": "nginx"}]}}});
+    if let (Some(full), Some(spec)) = (full.as_object_mut(), spec.as_object()) {
+        full.extend(spec.clone());
+    }
+    serde_json::to_vec(&json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": full}))
+        .unwrap()
+}
+
+/// The real server decodes an applied configuration before merging it: with another manager
+/// owning `spec.replicas`, an apply that changes it AND has an unknown (Strict) or mistyped field
+/// is a 400 naming the field, not a 409 conflict.
+/// https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation
+#[tokio::test]
+async fn server_side_apply_decodes_before_it_finds_conflicts() {
+    timed(async {
+        let (_sandbox, client) = sandbox();
+        let apply = |manager: &str, validation: &str, body: Vec<u8>| {
+            let client = client.clone();
+            let uri = format!("{URL}/web?fieldManager={manager}&fieldValidation={validation}");
+            async move { raw(&client, "PATCH", &uri, "application/apply-patch+yaml", body).await }
+        };
+        let (code, _) = apply("kubectl", "Strict", apply_body(json!({"replicas": 3}))).await;
+        assert_eq!(code, 201);
+
+        // The control: a well-formed change of another manager's field is a conflict.
+        let (code, body) = apply("gitops", "Strict", apply_body(json!({"replicas": 5}))).await;
+        assert_eq!((code, body["reason"].as_str()), (409, Some("Conflict")), "{body}");
+
+        let (code, body) = apply("gitops", "Strict", apply_body(json!({"replicas": 5, "replicaz": 5}))).await;
+        assert_eq!((code, body["reason"].as_str()), (400, Some("BadRequest")), "{body}");
+        assert_eq!(
+            body["message"],
+            "Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \"spec.replicaz\""
+        );
+
+        // A wrong type cannot be decoded whatever the validation mode.
+        for validation in ["Strict", "Warn"] {
+            let (code, body) = apply("gitops", validation, apply_body(json!({"replicas": "five"}))).await;
+            assert_eq!((code, body["reason"].as_str()), (400, Some("BadRequest")), "{validation}: {body}");
+            assert!(body["message"].as_str().unwrap().contains("spec.replicas"), "{body}");
+        }
+
+        // Warn: the unknown field is dropped with a warning and the conflict stands.
+        let (code, body) = apply("gitops", "Warn", apply_body(json!({"replicas": 5, "replicaz": 5}))).await;
+        assert_eq!((code, body["reason"].as_str()), (409, Some("Conflict")), "{body}");
+    })
+    .await;
+}
