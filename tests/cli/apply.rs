@@ -158,6 +158,26 @@ fn foreign_lease(ring: &str, acquired_seconds_ago: i64) -> String {
     )
 }
 
+/// The age printed after `prefix` (`2m30s`, as kubectl prints ages) is at least `at_least`
+/// seconds and, however slow the machine, less than ten minutes more.
+fn assert_age(text: &str, prefix: &str, at_least: u64) {
+    let age = text
+        .split(prefix)
+        .nth(1)
+        .and_then(|rest| rest.split([',', ' ', '\n']).next())
+        .unwrap_or_else(|| panic!("no age after {prefix:?} in {text}"));
+    let (minutes, seconds) = age
+        .strip_suffix('s')
+        .and_then(|a| a.split_once('m'))
+        .unwrap_or_else(|| panic!("age {age:?} is not like 2m30s in {text}"));
+    let total =
+        minutes.parse::<u64>().expect("minutes") * 60 + seconds.parse::<u64>().expect("seconds");
+    assert!(
+        (at_least..at_least + 600).contains(&total),
+        "age {age:?} in {text}"
+    );
+}
+
 #[test]
 fn a_lock_held_by_another_holder_blocks_with_holder_and_age_until_unlock() {
     let dir = TempDir::new().unwrap();
@@ -173,8 +193,10 @@ fn a_lock_held_by_another_holder_blocks_with_holder_and_age_until_unlock() {
     let blocked = repo
         .gitops(&["apply", "qa"])
         .expect(4)
-        .says("✗ qa: blocked: ring `qa` is locked by bob@build-agent-7 (pid 4242), for 2m")
+        .says("✗ qa: blocked: ring `qa` is locked by bob@build-agent-7 (pid 4242), for ")
         .says("run `gitops unlock qa`");
+    let held = "locked by bob@build-agent-7 (pid 4242), for ";
+    assert_age(&blocked.stdout, held, 150);
     assert!(
         !sandbox.exists("namespace", "shop-qa", ""),
         "{}",
@@ -194,9 +216,15 @@ fn a_lock_held_by_another_holder_blocks_with_holder_and_age_until_unlock() {
     );
     assert!(repo.history("qa").is_empty());
 
-    repo.gitops(&["unlock", "qa"])
+    let unlocked = repo
+        .gitops(&["unlock", "qa"])
         .expect(0)
-        .says("removed the lock of ring `qa` held by bob@build-agent-7 (pid 4242), for 2m");
+        .says("removed the lock of ring `qa` held by bob@build-agent-7 (pid 4242), for ");
+    assert_age(
+        &unlocked.stdout,
+        "held by bob@build-agent-7 (pid 4242), for ",
+        150,
+    );
     assert!(!sandbox.exists("lease", "gitops-lock-qa", "gitops-system"));
     repo.gitops(&["unlock", "qa"])
         .expect(0)
