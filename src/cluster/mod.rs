@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod error;
 pub mod in_cluster;
 pub mod kinds;
+pub mod live;
 pub mod objects;
 pub mod observe;
 pub mod retry;

@@ -2,7 +2,9 @@
 //! `dryRun=All`, `fieldValidation=Strict`, `force`, field manager `gitops`.
 
 use gitops_manifest::ObjectRef;
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::Resource as _;
+use kube::api::{Api, DynamicObject, GetParams, ListParams, Patch, PatchParams};
+use kube::core::Request;
 use serde_json::Value;
 
 use super::Cluster;
@@ -24,20 +26,41 @@ impl Cluster {
         }
     }
 
+    /// A request builder for `kind` in `namespace` (the context's namespace when a namespaced
+    /// object names none), as `Api` would address it.
+    pub(crate) fn request(&self, kind: &Kind, namespace: Option<&str>) -> Request {
+        let namespace = kind
+            .namespaced
+            .then(|| namespace.unwrap_or_else(|| self.default_namespace()));
+        Request::new(DynamicObject::url_path(&kind.resource, namespace))
+    }
+
+    /// Send a request and read the answer as plain JSON: the plan works on `Value`s, and going
+    /// through `DynamicObject` would parse and re-serialise every object once more.
+    pub(crate) async fn send_json(
+        &self,
+        request: impl Fn() -> Result<http::Request<Vec<u8>>, kube::core::request::Error>,
+    ) -> Result<Value, kube::Error> {
+        retry_safe(|| async {
+            let request = request().map_err(kube::Error::BuildRequest)?;
+            self.client.request::<Value>(request).await
+        })
+        .await
+    }
+
     /// The live object, or `None` when it does not exist.
     pub async fn get(
         &self,
         kind: &Kind,
         object: &ObjectRef,
     ) -> Result<Option<Value>, ClusterError> {
-        let api = self.api(kind, object.namespace.as_deref());
-        let found = retry_safe(|| api.get_opt(&object.name))
-            .await
-            .map_err(|e| self.object_error(object, None, "read", &e))?;
-        found
-            .map(to_value)
-            .transpose()
-            .map_err(|e| self.object_error(object, None, "read", &e))
+        let request = self.request(kind, object.namespace.as_deref());
+        let params = GetParams::default();
+        match self.send_json(|| request.get(&object.name, &params)).await {
+            Ok(found) => Ok(Some(found)),
+            Err(kube::Error::Api(status)) if status.is_not_found() => Ok(None),
+            Err(e) => Err(self.object_error(object, None, "read", &e)),
+        }
     }
 
     /// Whether a namespace exists.
@@ -95,16 +118,15 @@ impl Cluster {
         object: &Value,
         source: Option<&str>,
     ) -> Result<Value, ClusterError> {
-        let api = self.api(kind, id.namespace.as_deref());
+        let request = self.request(kind, id.namespace.as_deref());
         let params = PatchParams::apply(FIELD_MANAGER)
             .force()
             .dry_run()
             .validation_strict();
         let patch = Patch::Apply(object);
-        let result = retry_safe(|| api.patch(&id.name, &params, &patch))
+        self.send_json(|| request.patch(&id.name, &params, &patch))
             .await
-            .map_err(|e| self.object_error(id, source, "dry-run apply", &e))?;
-        to_value(result).map_err(|e| self.object_error(id, source, "dry-run apply", &e))
+            .map_err(|e| self.object_error(id, source, "dry-run apply", &e))
     }
 
     fn object_error(

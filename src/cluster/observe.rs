@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::Cluster;
 use super::error::{ClusterError, describe};
 use super::kinds::Kind;
+use super::live::LiveLists;
 use crate::plan::inventory::{self, Inventory, PART_OF_LABEL};
 use crate::plan::{DryRun, Observation};
 
@@ -70,20 +71,19 @@ struct RenderedCrd {
     namespaced: bool,
 }
 
-fn rendered_crds(objects: &[Rendered]) -> Vec<RenderedCrd> {
+fn rendered_crds<'a>(objects: impl Iterator<Item = &'a Value>) -> Vec<RenderedCrd> {
     objects
-        .iter()
-        .filter(|r| {
-            r.object.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition")
-                && r.object
+        .filter(|object| {
+            object.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition")
+                && object
                     .get("apiVersion")
                     .and_then(Value::as_str)
                     .is_some_and(|v| v.starts_with("apiextensions.k8s.io/"))
         })
-        .filter_map(|r| {
-            let spec = r.object.get("spec")?;
+        .filter_map(|object| {
+            let spec = object.get("spec")?;
             Some(RenderedCrd {
-                name: r.object.pointer("/metadata/name")?.as_str()?.to_string(),
+                name: object.pointer("/metadata/name")?.as_str()?.to_string(),
                 group: spec.get("group")?.as_str()?.to_string(),
                 kind: spec.pointer("/names/kind")?.as_str()?.to_string(),
                 versions: spec
@@ -116,6 +116,8 @@ struct Prepared {
     line: Option<u64>,
     object: Value,
     route: Route,
+    /// The live object when a bulk list already read it (`Some(None)`: it does not exist).
+    live: Option<Option<Value>>,
 }
 
 impl Cluster {
@@ -129,7 +131,22 @@ impl Cluster {
         previous: Option<&ObjectRef>,
         on_progress: &(dyn Fn() + Send + Sync),
     ) -> Result<Observed, ObserveError> {
-        let prepared = self.prepare(rendered, applyset_id).await?;
+        let mut prepared = self.prepare(rendered, applyset_id).await?;
+        // Live objects of crowded (kind, namespace) scopes come from one list each.
+        let mut lists = self
+            .list_live(
+                prepared.iter().filter_map(|p| match &p.route {
+                    Route::Served(kind) => Some((kind, &p.id)),
+                    _ => None,
+                }),
+                applyset_id,
+            )
+            .await?;
+        for p in &mut prepared {
+            if let Route::Served(kind) = &p.route {
+                p.live = lists.take(kind, &p.id);
+            }
+        }
         let results: Vec<Result<Observation, ObjectFailure>> = futures::stream::iter(prepared)
             .map(|p| async move {
                 let result = self.observe_one(p).await;
@@ -155,7 +172,7 @@ impl Cluster {
         let rendered_ids: BTreeSet<ObjectRef> =
             observations.iter().map(|o| o.object.clone()).collect();
         let pruned = match previous {
-            Some(parent) => self.previous_members(parent, &rendered_ids).await?,
+            Some(parent) => self.previous_members(parent, &rendered_ids, &lists).await?,
             None => BTreeMap::new(),
         };
         Ok(Observed {
@@ -189,7 +206,7 @@ impl Cluster {
                 }),
             }
         }
-        let crds = rendered_crds(&parsed.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>());
+        let crds = rendered_crds(parsed.iter().map(|(_, r)| &r.object));
         let group_versions: BTreeSet<(String, String)> = parsed
             .iter()
             .map(|(id, _)| (id.group.clone(), id.version.clone().unwrap_or_default()))
@@ -250,6 +267,7 @@ impl Cluster {
                 line: r.line,
                 object,
                 route,
+                live: None,
             });
         }
 
@@ -326,7 +344,10 @@ impl Cluster {
                 }
             }
             Route::Served(kind) => {
-                let live = self.get(kind, &p.id).await.map_err(fail)?;
+                let live = match p.live {
+                    Some(listed) => listed,
+                    None => self.get(kind, &p.id).await.map_err(fail)?,
+                };
                 let result = self
                     .dry_run_apply(kind, &p.id, &p.object, p.source.as_deref())
                     .await
@@ -348,6 +369,7 @@ impl Cluster {
         &self,
         parent: &ObjectRef,
         rendered: &BTreeSet<ObjectRef>,
+        lists: &LiveLists,
     ) -> Result<BTreeMap<ObjectRef, Value>, ClusterError> {
         let secret = Kind {
             resource: kube::core::ApiResource::from_gvk_with_plural(
@@ -378,6 +400,15 @@ impl Cluster {
                 vec![None]
             };
             for ns in scopes {
+                // A scope the live lists covered needs no second read.
+                if let Some(listed) = lists.unrendered_members(&previous.id, &kind, ns) {
+                    for object in listed {
+                        if let Ok(id) = ObjectRef::from_value(object) {
+                            members.insert(id, object.clone());
+                        }
+                    }
+                    continue;
+                }
                 for object in self.list(&kind, ns, &selector).await? {
                     if let Ok(id) = ObjectRef::from_value(&object) {
                         members.insert(id, object);

@@ -514,3 +514,105 @@ async fn ci_outputs_under_azure_devops_and_github_actions() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_crowded_namespace_is_read_with_one_list_and_planned_the_same() {
+    within(async {
+        use crate::cluster::live::LIST_AT_LEAST;
+        let cluster = sandbox();
+        let n = LIST_AT_LEAST + 4;
+        let cm = |i: usize, v: &str| config_map(&format!("cm-{i:02}"), json!({"v": v}));
+        let mut before = vec![namespace("shop"), config_map("old", json!({}))];
+        before.extend((0..n).map(|i| cm(i, "1")));
+        apply_ring(&cluster, &before).await;
+        // Not ours: in the listed namespace, neither rendered nor a member of the ring.
+        let foreign = config_map("not-ours", json!({"x": "y"}));
+        let foreign_id = ObjectRef::from_value(&foreign).unwrap();
+        let gvs = BTreeSet::from([(String::new(), "v1".to_string())]);
+        let kinds = cluster.kinds(&gvs).await.unwrap();
+        let cm_kind = kinds.get("", "v1", "ConfigMap").unwrap().clone();
+        let ns_kind = kinds.get("", "v1", "Namespace").unwrap().clone();
+        cluster
+            .apply(&cm_kind, &foreign_id, &foreign, true)
+            .await
+            .unwrap();
+
+        let mut after = vec![namespace("shop")];
+        after.extend((0..n).map(|i| cm(i, if i == 3 { "2" } else { "1" })));
+        after.extend((n..n + 2).map(|i| cm(i, "1")));
+
+        // The ConfigMaps' namespace is listed once; the lone Namespace is read with a GET.
+        let id = applyset_id(&parent_ref(RING, HISTORY));
+        let ids: Vec<ObjectRef> = after
+            .iter()
+            .map(|o| ObjectRef::from_value(o).unwrap())
+            .collect();
+        let pairs = ids.iter().map(|id| {
+            let kind = if id.kind == "Namespace" {
+                &ns_kind
+            } else {
+                &cm_kind
+            };
+            (kind, id)
+        });
+        let mut lists = cluster.list_live(pairs, &id).await.unwrap();
+        let live = lists
+            .take(&cm_kind, &ids[1])
+            .expect("listed")
+            .expect("exists");
+        assert_eq!(live["data"]["v"], "1");
+        assert_eq!(live["kind"], "ConfigMap", "list items are whole objects");
+        assert_eq!(
+            lists.take(&cm_kind, &ids[n + 1]),
+            Some(None),
+            "not created yet"
+        );
+        assert_eq!(
+            lists.take(&ns_kind, &ids[0]),
+            None,
+            "one Namespace is not listed"
+        );
+        let members: Vec<&str> = lists
+            .unrendered_members(&id, &cm_kind, Some("shop"))
+            .unwrap()
+            .iter()
+            .filter_map(|o| o.pointer("/metadata/name").and_then(Value::as_str))
+            .collect();
+        assert_eq!(
+            members,
+            ["old"],
+            "a member that is no longer rendered, not the foreign one"
+        );
+
+        let ring = plan(&cluster, &after).await.unwrap();
+        assert_eq!(op_of(&ring, "ConfigMap", "cm-03"), ChangeOp::Update);
+        assert_eq!(op_of(&ring, "ConfigMap", "cm-00"), ChangeOp::Unchanged);
+        assert_eq!(
+            op_of(&ring, "ConfigMap", &format!("cm-{n:02}")),
+            ChangeOp::Create
+        );
+        assert_eq!(op_of(&ring, "ConfigMap", "old"), ChangeOp::Delete);
+        assert!(ring.changes.iter().all(|c| c.object.name != "not-ours"));
+        assert_eq!(
+            (
+                ring.summary.create,
+                ring.summary.update,
+                ring.summary.delete,
+                ring.summary.unchanged
+            ),
+            (2, 1, 1, n)
+        );
+        let update = ring
+            .changes
+            .iter()
+            .find(|c| c.object.name == "cm-03")
+            .unwrap();
+        assert_eq!(update.after.as_ref().unwrap()["data"]["v"], "2");
+        assert_eq!(update.before.as_ref().unwrap()["data"]["v"], "1");
+        assert!(
+            update.live.is_some(),
+            "bound to the listed object's uid and resourceVersion"
+        );
+    })
+    .await;
+}
