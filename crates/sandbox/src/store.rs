@@ -202,6 +202,30 @@ impl Store {
         (items, state.resource_version)
     }
 
+    /// [`Store::list`] of only the objects `keep` accepts, tested before they are copied (a
+    /// selector matching one object of thousands copies one, as the real server's watch cache
+    /// answers a selective list without materialising the others).
+    pub fn list_matching(
+        &self,
+        key: &ResourceKey,
+        namespace: Option<&str>,
+        keep: impl Fn(&Value) -> bool,
+    ) -> (Vec<Value>, u64) {
+        let state = self.lock();
+        let items = state
+            .objects
+            .get(key)
+            .map(|objects| {
+                objects
+                    .iter()
+                    .filter(|(k, v)| namespace.is_none_or(|ns| k.namespace == ns) && keep(v))
+                    .map(|(_, v)| v.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        (items, state.resource_version)
+    }
+
     /// Creates an object; `metadata.namespace` and `metadata.name` (or `generateName`) say where.
     /// Sets `uid`, `creationTimestamp`, `resourceVersion` and (where kept) `generation: 1`.
     pub fn create(&self, key: &ResourceKey, object: Value) -> Result<Value, StoreError> {

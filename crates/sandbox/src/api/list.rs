@@ -59,11 +59,26 @@ pub(crate) fn selected(ctx: &Ctx<'_>) -> Result<(Vec<Value>, u64), ApiError> {
         &ctx.info.group,
         &ctx.info.plural,
     )?;
-    let (items, rv) = ctx.store.list(ctx.info.key(), ctx.namespace());
+    if ctx.info.group == "events.k8s.io" {
+        // Selected by the fields of the converted object.
+        let (items, rv) = ctx.store.list(ctx.info.key(), ctx.namespace());
+        let items = items
+            .into_iter()
+            .map(|o| for_version(&ctx.info, o))
+            .filter(|o| labels.matches(o) && fields.matches(o))
+            .collect();
+        return Ok((items, rv));
+    }
+    // Otherwise the version only changes `apiVersion`, which no selector reads: select first,
+    // then copy only what is selected.
+    let (items, rv) = ctx
+        .store
+        .list_matching(ctx.info.key(), ctx.namespace(), |o| {
+            labels.matches(o) && fields.matches(o)
+        });
     let items = items
         .into_iter()
         .map(|o| for_version(&ctx.info, o))
-        .filter(|o| labels.matches(o) && fields.matches(o))
         .collect();
     Ok((items, rv))
 }
