@@ -140,8 +140,10 @@ pub fn one_line(err: &kube::Error) -> String {
         other => {
             // Walk to the innermost cause: it says what actually failed ("connection refused").
             let mut message = other.to_string();
+            let mut innermost = message.clone();
             let mut source = std::error::Error::source(other);
             while let Some(cause) = source {
+                innermost = cause.to_string();
                 message = format!("{message}: {cause}");
                 source = cause.source();
             }
@@ -156,6 +158,10 @@ pub fn one_line(err: &kube::Error) -> String {
                     ("no answer", super::connect::READ_TIMEOUT)
                 };
                 return format!("{what} within {}s", bound.as_secs());
+            }
+            // The layers above a failed connection only repeat "client error (Connect)".
+            if message.contains("(Connect)") {
+                return format!("cannot connect: {innermost}");
             }
             message
         }

@@ -479,3 +479,66 @@ fn a_current_context_missing_from_the_kubeconfig_is_named() {
         .run();
     assert_one_clean_line(&out, started, &[&sandbox.token()]);
 }
+
+/// Base64-decoded text of a kubeconfig `*-data` value.
+fn decoded(value: &Value) -> String {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value.as_str().expect("base64 text"))
+        .expect("base64");
+    String::from_utf8(bytes).expect("PEM text")
+}
+
+#[test]
+fn files_named_relative_to_the_kubeconfig_work_for_the_ca_the_client_certificate_and_a_token_file()
+{
+    let sandbox = Sandbox::start();
+    let ca = decoded(&sandbox.kubeconfig["clusters"][0]["cluster"]["certificate-authority-data"]);
+    let cert_user = sandbox.user("sandbox-cert");
+    let cluster = json!({"server": format!("https://{}", sandbox.addr), "certificate-authority": "pki/ca.crt"});
+    plan(&kubeconfig(
+        &cluster,
+        json!({"client-certificate": "pki/client.crt", "client-key": "pki/client.key"}),
+    ))
+    .write("pki/ca.crt", &ca)
+    .write(
+        "pki/client.crt",
+        decoded(&cert_user["client-certificate-data"]),
+    )
+    .write("pki/client.key", decoded(&cert_user["client-key-data"]))
+    .stdout_contains(DEV_PLAN)
+    .run();
+    plan(&kubeconfig(&cluster, json!({"tokenFile": "pki/token"})))
+        .write("pki/ca.crt", &ca)
+        .write("pki/token", sandbox.token())
+        .stdout_contains(DEV_PLAN)
+        .run();
+}
+
+#[test]
+fn insecure_skip_tls_verify_trusts_any_server_certificate() {
+    let sandbox = Sandbox::start();
+    let cluster =
+        json!({"server": format!("https://{}", sandbox.addr), "insecure-skip-tls-verify": true});
+    plan(&kubeconfig(&cluster, json!({ "token": sandbox.token() })))
+        .stdout_contains(DEV_PLAN)
+        .run();
+}
+
+#[test]
+fn a_server_certificate_from_another_ca_is_one_line() {
+    let sandbox = Sandbox::start();
+    let other = Sandbox::start();
+    let started = Instant::now();
+    let out = plan(&sandbox.kubeconfig_with(
+        json!({ "token": sandbox.token() }),
+        json!({"certificate-authority-data": other.kubeconfig["clusters"][0]["cluster"]["certificate-authority-data"]}),
+    ))
+    .status(1)
+    .stderr_contains(format!(
+        "error: ring `dev`: cannot reach the cluster at https://{} (context `aks-dev`): cannot connect: invalid peer certificate: ",
+        sandbox.addr
+    ))
+    .run();
+    assert_one_clean_line(&out, started, &[&sandbox.token()]);
+}
