@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use git2::{
-    AutotagOption, BranchType, Direction, ErrorClass, ErrorCode, FetchOptions, Oid, Repository,
+    AutotagOption, BranchType, Direction, ErrorClass, ErrorCode, FetchOptions, Oid, ProxyOptions,
+    Repository,
 };
 use sha2::{Digest as _, Sha256};
 
@@ -315,6 +316,15 @@ fn explain(e: &git2::Error) -> String {
     }
 }
 
+/// The proxy as git finds it: `http.proxy` in git's configuration, else `https_proxy` /
+/// `http_proxy` (upper case too), minus the hosts of `no_proxy`. A jump host often reaches
+/// its git server only through one.
+fn proxy() -> ProxyOptions<'static> {
+    let mut proxy = ProxyOptions::new();
+    proxy.auto();
+    proxy
+}
+
 fn fetch(url: &str, cache: &Path, branch: Option<&str>) -> Result<Head, FetchFailure> {
     let shown = redact(url);
     let fail = |e: git2::Error| {
@@ -339,7 +349,7 @@ fn fetch(url: &str, cache: &Path, branch: Option<&str>) -> Result<Head, FetchFai
     // such, and without `--branch` the remote's default branch is followed.
     let (branch, heads) = {
         let connection = remote
-            .connect_auth(Direction::Fetch, Some(callbacks()), None)
+            .connect_auth(Direction::Fetch, Some(callbacks()), Some(proxy()))
             .map_err(fail)?;
         let heads: Vec<String> = connection
             .list()
@@ -380,6 +390,7 @@ fn fetch(url: &str, cache: &Path, branch: Option<&str>) -> Result<Head, FetchFai
     let mut options = FetchOptions::new();
     options.remote_callbacks(callbacks());
     options.download_tags(AutotagOption::None);
+    options.proxy_options(proxy());
     let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
     remote
         .fetch(&[refspec.as_str()], Some(&mut options), None)

@@ -83,6 +83,11 @@ impl GitHttps {
         format!("https://127.0.0.1:{}/{name}", self.port)
     }
 
+    /// `127.0.0.1:PORT`, as a proxy's `CONNECT` names it.
+    pub(crate) fn authority(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
     /// Accept `token` from now on (and no other): a rotated or revoked credential.
     pub(crate) fn accept(&self, token: Option<&str>) {
         *self

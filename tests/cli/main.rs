@@ -8,6 +8,7 @@ mod differential;
 mod git_https;
 mod git_sshd;
 mod gitops_yaml;
+mod http_proxy;
 mod kubeconfig;
 mod plan;
 mod render;

@@ -35,6 +35,16 @@ pub(crate) fn gitops() -> Command {
         "SSH_AUTH_SOCK",
         "SSL_CERT_FILE",
         "SSL_CERT_DIR",
+        "GIT_SSL_CAINFO",
+        // The tests' servers are local: a proxy of the machine must not be in the way.
+        "https_proxy",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "HTTP_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
     ] {
         c.env_remove(key);
     }

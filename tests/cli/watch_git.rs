@@ -17,6 +17,7 @@ use tempfile::TempDir;
 
 use crate::git_https::GitHttps;
 use crate::git_sshd::{SshAgent, Sshd, current_user, keygen, sshd_binary};
+use crate::http_proxy::ConnectProxy;
 use crate::watch::{Daemon, IMAGE, ONE_RING, Repo, Sandbox, WAIT, applied, fetch_failures, gitops};
 
 /// A token with a shape no log line would contain by chance.
@@ -554,5 +555,38 @@ fn credentials_in_the_url_work_but_are_never_stored_or_shown() {
     assert_hidden(&mut d, &[TOKEN]);
     // Not in the cache either (libgit2 writes the URL it fetched from into `FETCH_HEAD`).
     assert_not_on_disk(&dir.path().join("watch-cache"), TOKEN);
+    assert_eq!(d.terminate(), Some(0));
+}
+
+#[test]
+fn https_goes_through_the_proxy_of_the_environment_which_never_sees_the_token() {
+    let dir = TempDir::new().unwrap();
+    let sandbox = Sandbox::start(dir.path());
+    let repo = Repo::new(dir.path(), ONE_RING);
+    repo.publish(dir.path());
+    let first = repo.git(&["rev-parse", "HEAD"]);
+    let server = GitHttps::start(dir.path(), TOKEN, dir.path());
+    let proxy = ConnectProxy::start();
+    let proxy_url = proxy.url();
+    let mut d = Daemon::start_with_env(
+        dir.path(),
+        "watch",
+        &server.url("origin.git"),
+        &sandbox,
+        &[],
+        &[
+            ("GITOPS_GIT_TOKEN", OsStr::new(TOKEN)),
+            ("GIT_SSL_CAINFO", server.ca_file.as_os_str()),
+            ("https_proxy", OsStr::new(&proxy_url)),
+        ],
+    );
+    d.wait_for("the first commit applied", |d| applied(d, &first));
+    // The git fetches went through it (the daemon's Kubernetes client, which honours
+    // `https_proxy` too, opens tunnels of its own to the sandbox).
+    let connect = format!("CONNECT {} ", server.authority());
+    assert!(proxy.saw(&connect), "no `{connect}` through the proxy");
+    assert!(proxy.tunnels() >= 1);
+    // TLS runs through the tunnel: the proxy carried the token without reading it.
+    assert!(!proxy.saw(TOKEN));
     assert_eq!(d.terminate(), Some(0));
 }
