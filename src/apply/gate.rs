@@ -1,9 +1,11 @@
-//! The health gate: poll the ring's objects until all are healthy, one of them fails, the
-//! ring's deadline passes, or the run is interrupted. One LIST per kind and namespace per
-//! poll (plus pods and ReplicaSets of namespaces with workloads), so a ring of hundreds of
-//! Deployments costs a handful of requests per poll, not one per object.
+//! The health gate: the ring's objects are read with one LIST (or, in [`wait_healthy`], one
+//! LIST+WATCH, see `gate_watch`) per kind and namespace, plus the pods and ReplicaSets of
+//! namespaces with workloads, so a ring of hundreds of Deployments costs a handful of requests,
+//! not one per object; [`judge`] turns them into each object's health. The gate waits until
+//! all are healthy, one fails, the ring's deadline passes or the run is interrupted; the soak
+//! polls.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use futures::StreamExt as _;
@@ -17,12 +19,14 @@ use crate::cluster::apply_calls::{pod_kind, replica_set_kind};
 use crate::cluster::{Cluster, ClusterError, Kind};
 use crate::health::{Health, Readiness, assess, current_pods, readiness, workload_health};
 
+pub use crate::apply::gate_watch::wait_healthy;
+
 /// Pause between polls. Short enough that a sandbox rollout is seen promptly, long enough
 /// to cost a real API server nothing.
 pub const POLL: Duration = Duration::from_millis(500);
 
 /// (API group, namespace, kind) of one LIST the gate makes.
-type ListKey = (String, Option<String>, String);
+pub(crate) type ListKey = (String, Option<String>, String);
 
 /// One object the gate watches.
 #[derive(Debug, Clone)]
@@ -102,13 +106,15 @@ async fn list_group(
     cluster.list_all(kind, namespace, None).await
 }
 
-/// Read the health of every watched object once.
-pub async fn observe(cluster: &Cluster, watched: &[Watched]) -> Result<Observation, ClusterError> {
-    // (resource kind, namespace) → objects; plus pods and ReplicaSets per namespace with workloads.
+/// One LIST (or watch) the gate makes: what it is called in the results, its kind, its namespace.
+pub(crate) type ListRequest = (String, Kind, Option<String>);
+
+/// The LISTs that show the health of `watched`: one per kind and namespace, plus the pods and
+/// ReplicaSets of every namespace with workloads.
+pub(crate) fn list_requests(watched: &[Watched]) -> Vec<ListRequest> {
     let mut groups: BTreeMap<(String, String, String, Option<String>), Kind> = BTreeMap::new();
     let mut workload_namespaces: BTreeSet<Option<String>> = BTreeSet::new();
-    let polled: Vec<&Watched> = watched.iter().filter(|w| w.needs_polling()).collect();
-    for w in &polled {
+    for w in watched.iter().filter(|w| w.needs_polling()) {
         let r = &w.kind.resource;
         let ns = if w.kind.namespaced {
             w.id.namespace.clone()
@@ -128,7 +134,7 @@ pub async fn observe(cluster: &Cluster, watched: &[Watched]) -> Result<Observati
             workload_namespaces.insert(ns);
         }
     }
-    let mut requests: Vec<(String, Kind, Option<String>)> = groups
+    let mut requests: Vec<ListRequest> = groups
         .into_iter()
         .map(|((_, _, k, ns), kind)| (k, kind, ns))
         .collect();
@@ -136,21 +142,64 @@ pub async fn observe(cluster: &Cluster, watched: &[Watched]) -> Result<Observati
         requests.push(("Pod".into(), pod_kind(), ns.clone()));
         requests.push(("ReplicaSet".into(), replica_set_kind(), ns.clone()));
     }
-    let results: Vec<Result<(ListKey, Vec<Value>), ClusterError>> = futures::stream::iter(requests)
-        .map(|(label, kind, ns)| async move {
-            let items = list_group(cluster, &kind, ns.as_deref()).await?;
-            Ok(((kind.resource.group.clone(), ns, label), items))
-        })
-        .buffer_unordered(cluster.concurrency())
-        .collect()
-        .await;
-    let mut lists: BTreeMap<(String, Option<String>, String), Vec<Value>> = BTreeMap::new();
+    requests
+}
+
+/// Where the objects of one request are kept in [`judge`]'s input.
+pub(crate) fn list_key(request: &ListRequest) -> ListKey {
+    let (label, kind, ns) = request;
+    (kind.resource.group.clone(), ns.clone(), label.clone())
+}
+
+/// Read the health of every watched object once.
+pub async fn observe(cluster: &Cluster, watched: &[Watched]) -> Result<Observation, ClusterError> {
+    let results: Vec<Result<(ListKey, Vec<Value>), ClusterError>> =
+        futures::stream::iter(list_requests(watched))
+            .map(|request| async move {
+                let items = list_group(cluster, &request.1, request.2.as_deref()).await?;
+                Ok((list_key(&request), items))
+            })
+            .buffer_unordered(cluster.concurrency())
+            .collect()
+            .await;
+    let mut lists: BTreeMap<ListKey, Vec<Value>> = BTreeMap::new();
     for r in results {
         let (key, items) = r?;
         lists.insert(key, items);
     }
+    Ok(judge(watched, &lists))
+}
+
+/// The health of every watched object, from the live objects of [`list_requests`] (keyed by
+/// [`list_key`]), however they were read.
+pub(crate) fn judge(watched: &[Watched], lists: &BTreeMap<ListKey, Vec<Value>>) -> Observation {
     let empty = Vec::new();
     let mut out = Observation::default();
+    // Indexes, so a ring of hundreds of workloads is judged in one pass over its objects
+    // rather than one per workload: each list by name, pods and ReplicaSets by owner uid.
+    let by_name: BTreeMap<&ListKey, HashMap<&str, &Value>> = lists
+        .iter()
+        .map(|(key, items)| {
+            let names = items
+                .iter()
+                .filter_map(|o| Some((o.pointer("/metadata/name")?.as_str()?, o)))
+                .collect();
+            (key, names)
+        })
+        .collect();
+    let mut by_owner: HashMap<(&Option<String>, &str), Vec<&Value>> = HashMap::new();
+    for ((group, ns, label), items) in lists {
+        if (group.as_str(), label.as_str()) != ("", "Pod")
+            && (group.as_str(), label.as_str()) != ("apps", "ReplicaSet")
+        {
+            continue;
+        }
+        for item in items {
+            for owner in owner_uids(item) {
+                by_owner.entry((ns, owner)).or_default().push(item);
+            }
+        }
+    }
     for w in watched {
         if !w.needs_polling() {
             out.health.insert(w.id.clone(), Health::Healthy);
@@ -161,16 +210,13 @@ pub async fn observe(cluster: &Cluster, watched: &[Watched]) -> Result<Observati
         } else {
             None
         };
-        let items = lists
+        let live = by_name
             .get(&(
                 w.kind.resource.group.clone(),
                 ns.clone(),
                 w.kind.resource.kind.clone(),
             ))
-            .unwrap_or(&empty);
-        let live = items.iter().find(|o| {
-            o.pointer("/metadata/name").and_then(Value::as_str) == Some(w.id.name.as_str())
-        });
+            .and_then(|names| names.get(w.id.name.as_str()).copied());
         let Some(live) = live else {
             out.health
                 .insert(w.id.clone(), Health::progressing("does not exist (yet)"));
@@ -183,7 +229,8 @@ pub async fn observe(cluster: &Cluster, watched: &[Watched]) -> Result<Observati
             let sets = lists
                 .get(&("apps".into(), ns.clone(), "ReplicaSet".into()))
                 .unwrap_or(&empty);
-            let mine: Vec<Value> = current_pods(live, sets, pods)
+            let (sets, pods) = candidates(live, &ns, sets, pods, &by_owner);
+            let mine: Vec<Value> = current_pods(live, &sets, &pods)
                 .into_iter()
                 .cloned()
                 .collect();
@@ -195,66 +242,60 @@ pub async fn observe(cluster: &Cluster, watched: &[Watched]) -> Result<Observati
         };
         out.health.insert(w.id.clone(), health);
     }
-    Ok(out)
+    out
 }
 
-/// Wait until every watched object is healthy, one fails, `deadline` passes or `cancel` fires.
-/// Transient API errors during a poll are reported and retried on the next poll: the gate
-/// judges the ring, not one request.
-pub async fn wait_healthy(
-    cluster: &Cluster,
-    watched: &[Watched],
-    deadline: Instant,
-    cancel: &Cancel,
-    sink: &dyn Sink,
-) -> Result<GateEnd, ClusterError> {
-    let mut last_waiting: Option<Vec<(ObjectRef, Health)>> = None;
-    let mut consecutive_errors = 0;
-    loop {
-        if cancel.is_cancelled() {
-            return Ok(GateEnd::Interrupted);
-        }
-        match observe(cluster, watched).await {
-            Ok(obs) => {
-                consecutive_errors = 0;
-                if !obs.failed().is_empty() {
-                    return Ok(GateEnd::Failed(obs));
-                }
-                let unhealthy = obs.unhealthy();
-                if unhealthy.is_empty() {
-                    return Ok(GateEnd::Passed);
-                }
-                if Instant::now() >= deadline {
-                    return Ok(GateEnd::TimedOut(obs));
-                }
-                if last_waiting.as_ref() != Some(&unhealthy) {
-                    sink.event(Event::Waiting {
-                        seconds_left: deadline.saturating_duration_since(Instant::now()).as_secs(),
-                        objects: unhealthy.clone(),
-                    });
-                    last_waiting = Some(unhealthy);
-                }
-            }
-            Err(e) => {
-                consecutive_errors += 1;
-                sink.event(Event::Note(format!("health poll failed ({e}); retrying")));
-                if Instant::now() >= deadline || consecutive_errors >= 20 {
-                    return Err(e);
-                }
-            }
-        }
-        if cancel
-            .sleep(
-                POLL.min(
-                    deadline
-                        .saturating_duration_since(Instant::now())
-                        .max(Duration::from_millis(10)),
-                ),
-            )
-            .await
-        {
-            return Ok(GateEnd::Interrupted);
-        }
+/// The uids of an object's owners.
+fn owner_uids(object: &Value) -> impl Iterator<Item = &str> {
+    object
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get("uid").and_then(Value::as_str))
+}
+
+/// The ReplicaSets and pods `current_pods` can pick for `workload`: those it owns (through its
+/// ReplicaSets for a Deployment). Whenever `current_pods` would fall back to matching labels
+/// over the whole namespace (no uid, no owned ReplicaSet, a ReplicaSet without uid), the
+/// whole namespace is passed, so the answer is the same as without the index.
+fn candidates(
+    workload: &Value,
+    ns: &Option<String>,
+    sets: &[Value],
+    pods: &[Value],
+    by_owner: &HashMap<(&Option<String>, &str), Vec<&Value>>,
+) -> (Vec<Value>, Vec<Value>) {
+    let all = || (sets.to_vec(), pods.to_vec());
+    let Some(uid) = workload.pointer("/metadata/uid").and_then(Value::as_str) else {
+        return all();
+    };
+    let owned = |uid: &str, kind: &str| -> Vec<&Value> {
+        by_owner
+            .get(&(ns, uid))
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|o| o.get("kind").and_then(Value::as_str) == Some(kind))
+            .collect()
+    };
+    if workload.get("kind").and_then(Value::as_str) != Some("Deployment") {
+        return (Vec::new(), owned(uid, "Pod").into_iter().cloned().collect());
+    }
+    let my_sets = owned(uid, "ReplicaSet");
+    let set_uids: Option<Vec<&str>> = my_sets
+        .iter()
+        .map(|rs| rs.pointer("/metadata/uid").and_then(Value::as_str))
+        .collect();
+    match set_uids {
+        Some(uids) if !uids.is_empty() => (
+            my_sets.into_iter().cloned().collect(),
+            uids.into_iter()
+                .flat_map(|u| owned(u, "Pod"))
+                .cloned()
+                .collect(),
+        ),
+        _ => all(),
     }
 }
 

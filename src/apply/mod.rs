@@ -7,6 +7,7 @@ pub mod diagnose;
 pub mod diagnosis;
 pub mod event;
 pub mod gate;
+pub mod gate_watch;
 pub mod release;
 pub mod ring;
 pub mod snapshot;

@@ -317,6 +317,28 @@ impl Cluster {
             .map_err(|e| self.api_error(format!("listing `{}`", kind.resource.kind), &e))
     }
 
+    /// Every object of `kind` in `namespace` (all namespaces for `None`), listed and then
+    /// watched: kube-runtime's watcher (relists after an expired resourceVersion, backs off
+    /// after errors), for the health gate.
+    pub fn watch_all(
+        &self,
+        kind: &Kind,
+        namespace: Option<&str>,
+    ) -> impl futures::Stream<
+        Item = Result<kube::runtime::watcher::Event<DynamicObject>, kube::runtime::watcher::Error>,
+    > + Send
+    + use<> {
+        use kube::runtime::WatchStreamExt as _;
+        let api: Api<DynamicObject> = match namespace {
+            Some(ns) if kind.namespaced => {
+                Api::namespaced_with(self.client.clone(), ns, &kind.resource)
+            }
+            _ => Api::all_with(self.client.clone(), &kind.resource),
+        };
+        kube::runtime::watcher::watcher(api, kube::runtime::watcher::Config::default())
+            .default_backoff()
+    }
+
     /// The log of one container, its previous run with `previous`, at most `tail` lines.
     pub async fn pod_log(
         &self,
