@@ -11,6 +11,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use super::credentials::{ContextEntries, credential_failure, settle_interactive_mode};
 use super::error::{ClusterError, one_line};
+use super::proxy::proxy_for;
 
 /// How long to wait for a TCP/TLS connection to the API server.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -118,17 +119,18 @@ pub async fn connect(target: &KubeconfigTarget) -> Result<Connected, ClusterErro
     let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
         .map_err(|e| bad_context(e.to_string().lines().next().unwrap_or_default().to_string()))?;
-    // kubectl uses a cluster's `proxy-url` whatever `NO_PROXY` says (it only applies to the
-    // proxies of the environment); kube matches `NO_PROXY` against the proxy's own address and
-    // would drop a proxy on 127.0.0.1 when `NO_PROXY` lists it.
-    // https://kubernetes.io/docs/tasks/extend-kubernetes/socks5-proxy-access-api/#client-configuration
-    if let Some(proxy) = &entries.proxy_url {
-        config.proxy_url = Some(
+    // The proxy kubectl would use (see `proxy`), in place of kube's choice. A proxy URL may
+    // carry a password: it is not repeated in the error.
+    config.proxy_url = match proxy_for(&config.cluster_url, entries.proxy_url.as_deref(), |name| {
+        std::env::var(name).ok()
+    }) {
+        Some(proxy) => Some(
             proxy
                 .parse()
-                .map_err(|e| bad_context(format!("`proxy-url` `{proxy}`: {e}")))?,
-        );
-    }
+                .map_err(|_| bad_context("the proxy URL is not a valid URL".to_string()))?,
+        ),
+        None => None,
+    };
     let server = bound(&mut config);
     let client = build_client(config, plugin).await.map_err(bad_context)?;
     let connected = Connected {

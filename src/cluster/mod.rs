@@ -10,6 +10,7 @@ pub mod kinds;
 pub mod live;
 pub mod objects;
 pub mod observe;
+pub mod proxy;
 pub mod retry;
 pub mod sandbox;
 

@@ -542,3 +542,14 @@ fn a_server_certificate_from_another_ca_is_one_line() {
     .run();
     assert_one_clean_line(&out, started, &[&sandbox.token()]);
 }
+
+#[test]
+fn a_proxy_of_the_environment_is_not_used_for_a_loopback_server_as_with_kubectl() {
+    let sandbox = Sandbox::start();
+    let proxy = ConnectProxy::start();
+    plan(&sandbox.kubeconfig_with(json!({ "token": sandbox.token() }), json!({})))
+        .env("HTTPS_PROXY", format!("http://127.0.0.1:{}", proxy.port))
+        .stdout_contains(DEV_PLAN)
+        .run();
+    assert_eq!(proxy.seen(), Vec::<String>::new());
+}
