@@ -425,7 +425,7 @@ fn an_exec_plugin_that_never_answers_is_given_up_on_in_bounded_time() {
     let sandbox = Sandbox::start();
     let test = Test::new();
     // A device-code login that nobody completes.
-    let plugin = script(&test.path().join("kubelogin"), "exec sleep 300\n");
+    let plugin = script(&test.path().join("kubelogin"), "exec sleep 60\n");
     let started = Instant::now();
     let out = plan(&sandbox.kubeconfig_with(exec_user(&plugin, &[]), json!({})))
         .status(1)
