@@ -34,15 +34,24 @@ pub fn reconcile(ctx: &mut Context<'_>) -> Option<SimTime> {
         return None;
     }
     let (sets, _) = ctx.store.list(&keys::replica_sets(), None);
+    // The ReplicaSets of each controller, found once per pass rather than once per Deployment.
+    let mut by_controller: std::collections::HashMap<&str, Vec<&Value>> =
+        std::collections::HashMap::new();
+    for rs in &sets {
+        if let Some(owner) = meta::controller_uid(rs) {
+            by_controller.entry(owner).or_default().push(rs);
+        }
+    }
     for deployment in deployments {
         alive.insert(meta::uid(&deployment).to_owned());
         if meta::is_terminating(&deployment) {
             continue;
         }
-        let owned: Vec<Value> = sets
-            .iter()
-            .filter(|rs| meta::is_controlled_by(rs, &deployment))
-            .cloned()
+        let owned: Vec<Value> = by_controller
+            .get(meta::uid(&deployment))
+            .into_iter()
+            .flatten()
+            .map(|rs| (*rs).clone())
             .collect();
         next = next_of(next, sync(ctx, &deployment, owned));
     }

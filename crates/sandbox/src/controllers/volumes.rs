@@ -134,13 +134,15 @@ fn sync_claim(ctx: &mut Context<'_>, claim: &Value, classes: &[Value]) {
         .unwrap_or_default()
         .to_owned();
     let class = classes.iter().find(|c| meta::name(c) == class_name);
-    let (volumes, _) = ctx.store.list(&keys::persistent_volumes(), None);
 
     // A claim that names its volume binds to it (or waits for it).
     if let Some(volume_name) = meta::str_at(&claim, "/spec/volumeName").filter(|v| !v.is_empty()) {
-        match volumes.iter().find(|v| meta::name(v) == volume_name) {
-            Some(volume) if matches(&claim, volume, &class_name) => {
-                bind(ctx, &claim, volume, false)
+        match ctx
+            .store
+            .get(&keys::persistent_volumes(), None, volume_name)
+        {
+            Some(volume) if matches(&claim, &volume, &class_name) => {
+                bind(ctx, &claim, &volume, false)
             }
             _ => events::record(
                 ctx.store,
@@ -174,9 +176,15 @@ fn sync_claim(ctx: &mut Context<'_>, claim: &Value, classes: &[Value]) {
         );
         return;
     }
+    // Only the volumes that fit are copied: this runs for every pending claim, and a ring's
+    // worth of claims provisions as many volumes.
+    let (volumes, _) = ctx
+        .store
+        .list_matching(&keys::persistent_volumes(), None, |v| {
+            matches(&claim, v, &class_name)
+        });
     let best = volumes
         .iter()
-        .filter(|v| matches(&claim, v, &class_name))
         .min_by(|a, b| {
             let size = |v: &Value| {
                 meta::str_at(v, "/spec/capacity/storage")
