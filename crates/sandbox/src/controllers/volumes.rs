@@ -183,16 +183,14 @@ fn sync_claim(ctx: &mut Context<'_>, claim: &Value, classes: &[Value]) {
         .list_matching(&keys::persistent_volumes(), None, |v| {
             matches(&claim, v, &class_name)
         });
-    let best = volumes
-        .iter()
-        .min_by(|a, b| {
-            let size = |v: &Value| {
-                meta::str_at(v, "/spec/capacity/storage")
-                    .and_then(meta::quantity_bytes)
-                    .unwrap_or(0.0)
-            };
-            size(a).total_cmp(&size(b))
-        });
+    let best = volumes.iter().min_by(|a, b| {
+        let size = |v: &Value| {
+            meta::str_at(v, "/spec/capacity/storage")
+                .and_then(meta::quantity_bytes)
+                .unwrap_or(0.0)
+        };
+        size(a).total_cmp(&size(b))
+    });
     if let Some(volume) = best {
         bind(ctx, &claim, volume, true);
         return;
