@@ -338,3 +338,91 @@ pub async fn soak(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::apply_calls::builtin_kind;
+    use serde_json::json;
+
+    fn deployment_watched() -> Vec<Watched> {
+        vec![Watched {
+            id: ObjectRef {
+                group: "apps".into(),
+                version: Some("v1".into()),
+                kind: "Deployment".into(),
+                namespace: Some("shop".into()),
+                name: "web".into(),
+            },
+            kind: builtin_kind("apps", "v1", "Deployment", "deployments", true),
+        }]
+    }
+
+    fn rs(uid: &str, revision: &str) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {
+            "name": format!("web-{uid}"), "namespace": "shop", "uid": uid,
+            "annotations": {"deployment.kubernetes.io/revision": revision},
+            "ownerReferences": [{"kind": "Deployment", "name": "web", "uid": "d-1", "controller": true}]}})
+    }
+
+    fn pod(name: &str, owner: &str, waiting: Option<&str>) -> Value {
+        let state = match waiting {
+            Some(reason) => json!({"waiting": {"reason": reason}}),
+            None => json!({"running": {}}),
+        };
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": name, "namespace": "shop", "labels": {"app": "web"},
+            "ownerReferences": [{"kind": "ReplicaSet", "name": "x", "uid": owner, "controller": true}]},
+            "status": {"phase": "Running", "containerStatuses": [
+                {"name": "web", "restartCount": 3, "ready": waiting.is_none(), "state": state}]}})
+    }
+
+    fn lists(pods: Vec<Value>) -> BTreeMap<ListKey, Vec<Value>> {
+        let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {
+            "name": "web", "namespace": "shop", "uid": "d-1", "generation": 2,
+            "annotations": {"deployment.kubernetes.io/revision": "2"}},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}},
+            "status": {"observedGeneration": 2, "replicas": 1, "updatedReplicas": 1,
+                       "availableReplicas": 1, "readyReplicas": 1}});
+        let watched = deployment_watched();
+        list_requests(&watched)
+            .iter()
+            .map(|r| {
+                let items = match r.0.as_str() {
+                    "Deployment" => vec![deployment.clone()],
+                    "ReplicaSet" => vec![rs("rs-1", "1"), rs("rs-2", "2")],
+                    "Pod" => pods.clone(),
+                    _ => Vec::new(),
+                };
+                (list_key(r), items)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn judges_a_deployment_by_the_pods_of_its_current_replica_set_only() {
+        let watched = deployment_watched();
+        // The old ReplicaSet's pod crash-loops (a rollout fixing it): not held against the new one.
+        let obs = judge(
+            &watched,
+            &lists(vec![
+                pod("web-old", "rs-1", Some("CrashLoopBackOff")),
+                pod("web-new", "rs-2", None),
+            ]),
+        );
+        assert!(obs.unhealthy().is_empty(), "{:?}", obs.health);
+        assert_eq!(obs.pods[&watched[0].id].len(), 1);
+        // The current ReplicaSet's pod crash-loops: failed at once.
+        let obs = judge(
+            &watched,
+            &lists(vec![
+                pod("web-old", "rs-1", None),
+                pod("web-new", "rs-2", Some("CrashLoopBackOff")),
+            ]),
+        );
+        assert_eq!(obs.failed().len(), 1, "{:?}", obs.health);
+        // Not listed (yet): progressing, never healthy.
+        let obs = judge(&watched, &BTreeMap::new());
+        assert!(matches!(obs.health[&watched[0].id], Health::Progressing(_)));
+    }
+}
