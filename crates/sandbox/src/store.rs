@@ -110,27 +110,46 @@ fn object_key(object: &Value) -> ObjectKey {
     )
 }
 
-/// Everything but `metadata` and `status`: what a `generation` bump is about.
+/// Whether everything but `metadata` and `status` is equal: what a `generation` bump is about.
 /// https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/object-meta/#ObjectMeta
-fn spec_part(object: &Value) -> Value {
-    let mut copy = object.clone();
-    if let Some(map) = copy.as_object_mut() {
-        map.remove("metadata");
-        map.remove("status");
+/// Compared in place: every update runs this under the store lock, and copying both versions of
+/// the object cost more than the comparison.
+fn same_spec(a: &Value, b: &Value) -> bool {
+    match (a.as_object(), b.as_object()) {
+        (Some(a), Some(b)) => equal_except(a, b, &["metadata", "status"]),
+        _ => a == b,
     }
-    copy
 }
 
-/// Whether two versions of an object are equal, ignoring `resourceVersion`.
+/// Whether two versions of an object are equal, ignoring `resourceVersion` (a missing
+/// `metadata` counts as an empty one). Compared in place, as [`same_spec`].
 fn same_content(a: &Value, b: &Value) -> bool {
-    let strip = |v: &Value| {
-        let mut v = v.clone();
-        if let Some(meta) = metadata_mut(&mut v) {
-            meta.remove("resourceVersion");
-        }
-        v
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
     };
-    strip(a) == strip(b)
+    if !equal_except(a, b, &["metadata"]) {
+        return false;
+    }
+    let empty = Value::Object(Map::new());
+    let meta_a = a.get("metadata").unwrap_or(&empty);
+    let meta_b = b.get("metadata").unwrap_or(&empty);
+    match (meta_a.as_object(), meta_b.as_object()) {
+        (Some(ma), Some(mb)) => equal_except(ma, mb, &["resourceVersion"]),
+        _ => meta_a == meta_b,
+    }
+}
+
+/// Whether two maps are equal once the `skipped` keys are left out of both.
+fn equal_except(a: &Map<String, Value>, b: &Map<String, Value>, skipped: &[&str]) -> bool {
+    let kept = |map: &Map<String, Value>| {
+        map.keys()
+            .filter(|k| !skipped.contains(&k.as_str()))
+            .count()
+    };
+    kept(a) == kept(b)
+        && a.iter()
+            .filter(|(k, _)| !skipped.contains(&k.as_str()))
+            .all(|(k, v)| b.get(k) == Some(v))
 }
 
 fn finalizers(object: &Value) -> Vec<String> {

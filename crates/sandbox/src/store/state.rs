@@ -11,7 +11,7 @@ use super::logs::Logs;
 use super::{
     CHANNEL_LEN, DeleteOptions, Deletion, EventType, HISTORY_LEN, ObjectKey, Propagation, Registry,
     ResourceInfo, ResourceKey, StoreError, StoreEvent, WriteOptions, crd, crd_key, finalizers, gc,
-    meta_str, metadata_mut, new_uid, now_timestamp, object_key, same_content, spec_part,
+    meta_str, metadata_mut, new_uid, now_timestamp, object_key, same_content, same_spec,
 };
 
 pub(crate) type Objects = BTreeMap<ResourceKey, BTreeMap<ObjectKey, Value>>;
@@ -279,7 +279,7 @@ impl State {
         if let Some(rv) = old.pointer("/metadata/resourceVersion") {
             meta.insert("resourceVersion".to_owned(), rv.clone());
         }
-        if generation && spec_part(&old) != spec_part(&object) {
+        if generation && !same_spec(&old, &object) {
             let next = old
                 .pointer("/metadata/generation")
                 .and_then(Value::as_i64)
@@ -297,12 +297,9 @@ impl State {
         }
         // An update that changes nothing is not written: no new resourceVersion, no event.
         // https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions
-        if same_content(&old, &object) || opts.dry_run {
-            return Ok(if same_content(&old, &object) {
-                old
-            } else {
-                object
-            });
+        let unchanged = same_content(&old, &object);
+        if unchanged || opts.dry_run {
+            return Ok(if unchanged { old } else { object });
         }
         let finished =
             old.pointer("/metadata/deletionTimestamp").is_some() && finalizers(&object).is_empty();
