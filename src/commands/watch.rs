@@ -115,6 +115,10 @@ pub fn run(global: &GlobalArgs, args: &WatchArgs) -> anyhow::Result<Exit> {
             }
         };
         let clusters = if use_in_cluster(global) {
+            tracing::info!(
+                mode = "in-cluster",
+                "no kubeconfig in a Pod: connecting in-cluster with its ServiceAccount"
+            );
             WatchClusters::InCluster(None)
         } else {
             WatchClusters::Plan(Clusters::new(global, &root)?)

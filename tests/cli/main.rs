@@ -9,6 +9,7 @@ mod git_https;
 mod git_sshd;
 mod gitops_yaml;
 mod http_proxy;
+mod in_cluster;
 mod kubeconfig;
 mod plan;
 mod render;

@@ -149,9 +149,9 @@ impl Drop for Sandbox {
 
 /// A `gitops watch` process; its log goes to a file, shown when a wait fails.
 pub(crate) struct Daemon {
-    child: Child,
-    port: u16,
-    log: PathBuf,
+    pub(crate) child: Child,
+    pub(crate) port: u16,
+    pub(crate) log: PathBuf,
 }
 
 pub(crate) fn free_port() -> u16 {
