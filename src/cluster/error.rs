@@ -55,7 +55,8 @@ pub enum ClusterError {
     },
     /// The API server refused the credentials.
     #[error(
-        "the cluster at {server} refused the credentials of {target} ({code}): they are missing, expired or invalid; log in again (for AKS: `az aks get-credentials` or `kubelogin`)"
+        "the cluster at {server} refused the credentials of {target} ({code}): they are missing, expired or invalid; {hint}",
+        hint = login_hint(.target)
     )]
     Unauthorized {
         /// The server URL.
@@ -120,6 +121,17 @@ pub enum ClusterError {
         /// Why, in one line.
         message: String,
     },
+}
+
+/// What to do about refused credentials: log in again for a kubeconfig; in a Pod there is no
+/// login, the mounted ServiceAccount token is the credential
+/// (<https://kubernetes.io/docs/tasks/run-application/access-api-from-pod/>).
+fn login_hint(target: &str) -> &'static str {
+    if target.contains("in-cluster") {
+        "check the Pod's ServiceAccount token (automountServiceAccountToken, the projected token at /var/run/secrets/kubernetes.io/serviceaccount/token)"
+    } else {
+        "log in again (for AKS: `az aks get-credentials` or `kubelogin`)"
+    }
 }
 
 /// `apps/Deployment qa/web` (from `base/web/deployment.yaml`): how errors name an object.

@@ -360,39 +360,7 @@ fn without_a_kubeconfig_in_a_pod_the_daemon_uses_the_service_account_and_applies
 
     let repo = Repo::new(dir.path(), ONE_RING);
     let first = repo.git(&["rev-parse", "HEAD"]);
-    // As in a Pod: no --kubeconfig, no KUBECONFIG (gitops() removes it), a HOME without
-    // ~/.kube/config, and the API server's Service in the environment.
-    let home = dir.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let listen = free_port();
-    let log = dir.path().join("in-cluster.log");
-    let child = gitops()
-        .args([
-            "watch",
-            "--repo",
-            &repo.path.display().to_string(),
-            "--interval",
-            "1s",
-            "--listen",
-            &format!("127.0.0.1:{listen}"),
-        ])
-        .arg("--cache-dir")
-        .arg(dir.path().join("cache"))
-        .env("HOME", &home)
-        .env_remove("XDG_CONFIG_HOME")
-        .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
-        .env("KUBERNETES_SERVICE_PORT", port.to_string())
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(File::create(&log).expect("log file"))
-        .spawn()
-        .expect("start gitops watch");
-    let mut d = Daemon {
-        child,
-        port: listen,
-        log,
-    };
+    let mut d = start_in_pod(dir.path(), "in-cluster", &repo, port);
     d.wait_for("the first commit applied in-cluster", |d| {
         applied(d, &first)
     });
@@ -412,4 +380,57 @@ fn without_a_kubeconfig_in_a_pod_the_daemon_uses_the_service_account_and_applies
     });
     assert_eq!(sandbox.image(), format!("{IMAGE}:1.6.0"));
     assert_eq!(d.terminate(), Some(0));
+
+    // A token the API server refuses: one clear line naming the ServiceAccount token (there is
+    // no `az aks get-credentials` in a Pod), and the daemon keeps running and retrying.
+    std::fs::write(Path::new(SERVICE_ACCOUNT).join("token"), "not-the-token").unwrap();
+    let mut d = start_in_pod(dir.path(), "refused", &repo, port);
+    d.wait_for("the refused ServiceAccount token in the log", |d| {
+        d.log()
+            .contains("refused the credentials of the in-cluster ServiceAccount (401)")
+    });
+    let log = d.log();
+    assert!(log.contains("ServiceAccount token"), "{log}");
+    assert!(!log.contains("az aks"), "{log}");
+    assert_eq!(d.terminate(), Some(0));
+}
+
+/// `gitops watch` started as in a Pod: no `--kubeconfig`, no `KUBECONFIG` ([`gitops`] removes
+/// it), a `HOME` without `~/.kube/config`, and the API server's Service in the environment.
+fn start_in_pod(dir: &Path, name: &str, repo: &Repo, api_port: u16) -> Daemon {
+    let home = dir.join(format!("{name}-home"));
+    std::fs::create_dir_all(&home).expect("create HOME");
+    let listen = free_port();
+    let log = dir.join(format!("{name}.log"));
+    let child = gitops()
+        .args([
+            "watch",
+            "--repo",
+            &repo.path.display().to_string(),
+            "--interval",
+            "1s",
+            "--listen",
+            &format!("127.0.0.1:{listen}"),
+        ])
+        .arg("--cache-dir")
+        .arg(dir.join(format!("{name}-cache")))
+        .env("HOME", &home)
+        .env_remove("XDG_CONFIG_HOME")
+        .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        .env("KUBERNETES_SERVICE_PORT", api_port.to_string())
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(File::create(&log).expect("log file"))
+        .spawn()
+        .expect("start gitops watch");
+    let mut daemon = Daemon {
+        child,
+        port: listen,
+        log,
+    };
+    daemon.wait_for("the daemon serves /healthz", |d| {
+        d.get("/healthz").is_some_and(|(code, _)| code == 200)
+    });
+    daemon
 }
