@@ -24,13 +24,6 @@ use clap::Parser;
 use crate::cli::Cli;
 use crate::exit::Exit;
 
-/// mimalloc instead of glibc malloc: `gitops sandbox` keeps thousands of JSON objects alive while
-/// its controllers churn, and on that fragmented heap glibc's `_int_malloc` took a third of the
-/// sandbox's CPU per request (docs/performance.md, Plan); mimalloc's per-size free lists do not
-/// degrade with the heap.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     // clap exits 2 on a usage error, but 2 means "changes present" here (DESIGN.md §2):
     // a bad command line is bad input, exit 1. Help and version are not errors.
