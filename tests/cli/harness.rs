@@ -201,7 +201,7 @@ impl Test {
                 .join(" ")
         );
 
-        let (code, stdout, stderr) = run_bounded(command, &shown);
+        let (code, stdout, stderr) = run_bounded(command, &shown, TIMEOUT);
         let report = format!(
             "`{shown}` in {}\n--- exit code: {code:?}\n--- stdout:\n{stdout}\n--- stderr:\n{stderr}",
             cwd.display()
@@ -239,8 +239,12 @@ impl Test {
 }
 
 /// Run the command, draining its pipes on threads (so a chatty child cannot block on a full
-/// pipe) and killing it when it outlives `TIMEOUT`.
-fn run_bounded(mut command: Command, shown: &str) -> (Option<i32>, String, String) {
+/// pipe) and killing it when it outlives `timeout`.
+pub(crate) fn run_bounded(
+    mut command: Command,
+    shown: &str,
+    timeout: Duration,
+) -> (Option<i32>, String, String) {
     let mut child = command
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start `{shown}`: {e}"));
@@ -265,14 +269,14 @@ fn run_bounded(mut command: Command, shown: &str) -> (Option<i32>, String, Strin
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
-    let deadline = Instant::now() + TIMEOUT;
+    let deadline = Instant::now() + timeout;
     let status = loop {
-        match child.try_wait().expect("wait for gitops") {
+        match child.try_wait().expect("wait for the command") {
             Some(status) => break status,
             None if Instant::now() > deadline => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("`{shown}` ran longer than {TIMEOUT:?} and was killed");
+                panic!("`{shown}` ran longer than {timeout:?} and was killed");
             }
             None => thread::sleep(Duration::from_millis(5)),
         }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::harness::{copy, project_root};
+use crate::harness::{copy, project_root, run_bounded};
 
 /// The longest a poll for a cluster condition may take (a loaded 2-core CI machine runs
 /// several sandboxes and builds at once).
@@ -90,43 +90,17 @@ impl Run {
     }
 }
 
-/// Run a command to its end, draining both pipes on threads and killing it after
-/// [`COMMAND_TIMEOUT`].
+/// Run a command to its end, draining both pipes and killing it after [`COMMAND_TIMEOUT`].
 fn run(mut command: Command, shown: String) -> Run {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start `{shown}`: {e}"));
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let out = drain(child.stdout.take().map(|p| Box::new(p) as _));
-    let err = drain(child.stderr.take().map(|p| Box::new(p) as _));
-    let deadline = Instant::now() + COMMAND_TIMEOUT;
-    let status = loop {
-        match child.try_wait().expect("wait for the command") {
-            Some(status) => break status,
-            None if Instant::now() > deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("`{shown}` ran longer than {COMMAND_TIMEOUT:?} and was killed");
-            }
-            None => thread::sleep(Duration::from_millis(10)),
-        }
-    };
+    let (code, stdout, stderr) = run_bounded(command, &shown, COMMAND_TIMEOUT);
     Run {
-        code: status.code(),
-        stdout: out.join().expect("stdout reader"),
-        stderr: err.join().expect("stderr reader"),
+        code,
+        stdout,
+        stderr,
         shown,
     }
 }
