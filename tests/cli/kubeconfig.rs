@@ -6,16 +6,17 @@
 //! show a credential.
 //! https://kubernetes.io/docs/reference/access-authn-authz/authentication/
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::harness::{Output, Test};
+use crate::served::Served;
 
 /// The longest a failing connection may take: the client's 20 s probe bound plus a margin for a
 /// loaded CI machine.
@@ -24,7 +25,7 @@ const BOUND: Duration = Duration::from_secs(45);
 /// A `gitops sandbox` served over HTTPS on a free port (simulated time 20 times faster, so
 /// health gates pass quickly), killed on drop.
 pub(crate) struct Sandbox {
-    child: Child,
+    _served: Served,
     _dir: tempfile::TempDir,
     /// `127.0.0.1:PORT`.
     pub(crate) addr: String,
@@ -38,34 +39,13 @@ impl Sandbox {
     pub(crate) fn start() -> Self {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let path = dir.path().join("kubeconfig");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gitops"))
-            .args(["sandbox", "--listen", "127.0.0.1:0", "--time-scale", "20"])
-            .arg("--kubeconfig")
-            .arg(&path)
-            .env_remove("KUBECONFIG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start gitops sandbox");
-        let stdout = child.stdout.take().expect("sandbox stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("sandbox: serving https://") {
-                    let _ = tx.send(addr.to_string());
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the sandbox did not start");
+        let served = Served::start(&path, &[]);
         let text = std::fs::read_to_string(&path).expect("the sandbox's kubeconfig");
         let kubeconfig = gitops_manifest::yaml::from_str(&text).expect("a kubeconfig");
         Self {
-            child,
+            addr: served.addr.clone(),
+            _served: served,
             _dir: dir,
-            addr,
             kubeconfig,
             kubeconfig_path: path,
         }
@@ -101,13 +81,6 @@ impl Sandbox {
             cluster.extend(extra.clone());
         }
         cluster
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

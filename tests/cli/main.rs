@@ -13,6 +13,8 @@ mod in_cluster;
 mod kubeconfig;
 mod plan;
 mod render;
+mod render_bad_input;
 mod secrets;
+mod served;
 mod watch;
 mod watch_git;

@@ -2,59 +2,26 @@
 //! operator would: commits with `git`, drift with `kubectl`, state through `/status`,
 //! `/metrics` and `gitops history`. Every wait is bounded; a timeout prints the daemon's log.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::harness::{copy, project_root};
+use crate::served::Served;
 
 /// The longest any single wait in these tests may take.
 pub(crate) const WAIT: Duration = Duration::from_secs(60);
 
-pub(crate) fn gitops() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_gitops"));
-    for key in [
-        "TF_BUILD",
-        "GITHUB_ACTIONS",
-        "GITHUB_OUTPUT",
-        "GITHUB_STEP_SUMMARY",
-        "CI",
-        "KUBECONFIG",
-        // Git credentials and trust of the developer running the tests are not the tests'.
-        "GITOPS_GIT_TOKEN",
-        "GITOPS_GIT_TOKEN_FILE",
-        "GITOPS_GIT_USERNAME",
-        "GITOPS_SSH_KEY",
-        "GITOPS_SSH_KEY_PASSPHRASE",
-        "SSH_AUTH_SOCK",
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
-        "GIT_SSL_CAINFO",
-        // The tests' servers are local: a proxy of the machine must not be in the way.
-        "https_proxy",
-        "HTTPS_PROXY",
-        "http_proxy",
-        "HTTP_PROXY",
-        "no_proxy",
-        "NO_PROXY",
-        "all_proxy",
-        "ALL_PROXY",
-    ] {
-        c.env_remove(key);
-    }
-    c
-}
+pub(crate) use crate::served::gitops;
 
 /// A `gitops sandbox` served over HTTPS on a free port, killed on drop.
 pub(crate) struct Sandbox {
-    child: Child,
-    kubeconfig: PathBuf,
+    served: Served,
 }
 
 impl Sandbox {
@@ -63,40 +30,20 @@ impl Sandbox {
     }
 
     fn start_with(dir: &Path, extra: &[&str]) -> Self {
-        let kubeconfig = dir.join("kubeconfig");
-        let mut child = gitops()
-            .args([
-                "sandbox",
-                "--listen",
-                "127.0.0.1:0",
-                "--time-scale",
-                "20",
-                "--kubeconfig",
-            ])
-            .arg(&kubeconfig)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start gitops sandbox");
-        let stdout = child.stdout.take().expect("sandbox stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.starts_with("sandbox: serving") {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        rx.recv_timeout(WAIT).expect("the sandbox did not start");
-        Self { child, kubeconfig }
+        Self {
+            served: Served::start(&dir.join("kubeconfig"), extra),
+        }
+    }
+
+    /// The kubeconfig it wrote.
+    pub(crate) fn kubeconfig(&self) -> &Path {
+        &self.served.kubeconfig
     }
 
     fn kubectl(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
+        let out = self
+            .served
+            .kubectl()
             .args(args)
             .output()
             .expect("run kubectl");
@@ -113,9 +60,9 @@ impl Sandbox {
     pub(crate) fn image(&self) -> String {
         let mut last_error = String::new();
         for _ in 0..10 {
-            let out = Command::new("kubectl")
-                .arg("--kubeconfig")
-                .arg(&self.kubeconfig)
+            let out = self
+                .served
+                .kubectl()
                 .args([
                     "get",
                     "deployment",
@@ -137,13 +84,6 @@ impl Sandbox {
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("kubectl get deployment frontend-dev kept failing: {last_error}");
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -189,7 +129,7 @@ impl Daemon {
                 &format!("127.0.0.1:{port}"),
                 "--kubeconfig",
             ])
-            .arg(&sandbox.kubeconfig)
+            .arg(sandbox.kubeconfig())
             .arg("--cache-dir")
             .arg(dir.join(format!("{name}-cache")))
             .args(extra)
@@ -631,7 +571,7 @@ fn sigterm_mid_run_releases_the_lock_and_records_the_run_as_interrupted() {
         .args(["history", "dev", "--output", "json", "--repo"])
         .arg(&repo.path)
         .arg("--kubeconfig")
-        .arg(&sandbox.kubeconfig)
+        .arg(sandbox.kubeconfig())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&history.stdout);
@@ -664,7 +604,7 @@ fn two_daemons_on_one_ring_never_apply_at_the_same_time() {
         .args(["history", "dev", "--output", "json", "--repo"])
         .arg(&repo.path)
         .arg("--kubeconfig")
-        .arg(&sandbox.kubeconfig)
+        .arg(sandbox.kubeconfig())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&history.stdout).into_owned();
@@ -762,7 +702,7 @@ fn a_ring_that_requires_approval_waits_for_gitops_approve() {
         .args(["approve", "prod", &first[..10], "--repo"])
         .arg(&repo.path)
         .arg("--kubeconfig")
-        .arg(&sandbox.kubeconfig)
+        .arg(sandbox.kubeconfig())
         .output()
         .unwrap();
     assert!(

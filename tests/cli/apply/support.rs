@@ -2,10 +2,9 @@
 //! `kubectl` against it, and a git repo holding a copy of the demo with short soaks. Every wait
 //! is bounded and polls; a failure prints what the commands said.
 
-use std::io::{BufRead as _, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -13,6 +12,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::harness::{copy, project_root, run_bounded};
+use crate::served::{self, Served};
 
 /// The longest a poll for a cluster condition may take (a loaded 2-core CI machine runs
 /// several sandboxes and builds at once).
@@ -108,24 +108,14 @@ fn run(mut command: Command, shown: String) -> Run {
 /// `gitops` with the CI variables (which change the output) and `KUBECONFIG` removed, and a
 /// known user for the `who` of the records.
 pub fn gitops() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_gitops"));
-    for key in [
-        "TF_BUILD",
-        "GITHUB_ACTIONS",
-        "GITHUB_OUTPUT",
-        "GITHUB_STEP_SUMMARY",
-        "CI",
-        "KUBECONFIG",
-    ] {
-        c.env_remove(key);
-    }
+    let mut c = served::gitops();
     c.env("USER", "ci-tester");
     c
 }
 
 /// A `gitops sandbox` served over HTTPS on a free port, killed on drop.
 pub struct Sandbox {
-    child: Child,
+    served: Served,
     /// Its kubeconfig (a CA, a bearer token, the address).
     pub kubeconfig: PathBuf,
 }
@@ -140,56 +130,19 @@ impl Sandbox {
     /// [`Sandbox::start`] with more arguments (`--state FILE`, `--faults SPEC`).
     pub fn start_with(dir: &Path, extra: &[&str]) -> Self {
         let kubeconfig = dir.join("kubeconfig");
-        let mut child = gitops()
-            .args([
-                "sandbox",
-                "--listen",
-                "127.0.0.1:0",
-                "--time-scale",
-                "20",
-                "--kubeconfig",
-            ])
-            .arg(&kubeconfig)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start gitops sandbox");
-        let stdout = child.stdout.take().expect("sandbox stdout");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.starts_with("sandbox: serving") {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        let sandbox = Self { child, kubeconfig };
-        rx.recv_timeout(WAIT).expect("the sandbox did not start");
-        sandbox
+        let served = Served::start(&kubeconfig, extra);
+        Self { served, kubeconfig }
     }
 
     /// Stop it with SIGTERM, as an operator would, so it saves its `--state` file.
-    pub fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                assert!(status.success(), "the sandbox stopped with {status}");
-                return;
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        panic!("the sandbox did not stop within {WAIT:?} of SIGTERM");
+    pub fn stop(self) {
+        self.served.stop();
     }
 
     /// Run `kubectl` against the sandbox.
     pub fn kubectl(&self, args: &[&str]) -> Run {
-        let mut c = Command::new("kubectl");
-        c.arg("--kubeconfig").arg(&self.kubeconfig).args(args);
+        let mut c = self.served.kubectl();
+        c.args(args);
         run(c, format!("kubectl {}", args.join(" ")))
     }
 
@@ -275,13 +228,6 @@ impl Sandbox {
             .read_to_end(&mut json)
             .expect("gzip");
         serde_json::from_slice(&json).expect("a JSON record")
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
