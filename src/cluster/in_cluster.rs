@@ -5,6 +5,7 @@
 
 use super::connect::{bound, probe};
 use super::error::one_line;
+use super::proxy::proxy_for;
 use super::{Cluster, ClusterError};
 use crate::plan::ClusterInfo;
 
@@ -23,6 +24,15 @@ impl Cluster {
             message,
         };
         let mut config = kube::Config::incluster().map_err(|e| bad(e.to_string()))?;
+        // A Pod's proxy variables apply to the API server as they do for client-go (kube's
+        // in-cluster config ignores them), with kubectl's exceptions (`proxy`).
+        config.proxy_url =
+            match proxy_for(&config.cluster_url, None, |name| std::env::var(name).ok()) {
+                Some(proxy) => Some(proxy.parse().map_err(|_| {
+                    bad("the proxy URL in the environment is not a valid URL".into())
+                })?),
+                None => None,
+            };
         let server = bound(&mut config);
         let client = kube::Client::try_from(config).map_err(|e| bad(one_line(&e)))?;
         probe(&client, &server, target).await?;
