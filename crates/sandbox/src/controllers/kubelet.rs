@@ -635,8 +635,14 @@ fn run_container(
                         next,
                     };
                 }
-                // Crashed; restarted after the back-off.
-                let delay = timing.backoff(instance);
+                // Crashed. The first crash is restarted at once; the back-off (10 s, 20 s,
+                // 40 s, ...) applies from the second on, so a container in CrashLoopBackOff has
+                // restarted at least once and `logs --previous` has the crashed run:
+                // https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#container-restarts
+                let delay = match instance {
+                    0 => Duration::ZERO,
+                    n => timing.backoff(n - 1),
+                };
                 let restart_at = end + delay;
                 last_state = terminated.clone();
                 if now < restart_at {
@@ -686,15 +692,17 @@ fn run_container(
                         next,
                     };
                 }
-                events.add(
-                    Severity::Warning,
-                    "BackOff",
-                    format!(
-                        "Back-off restarting failed container {name} in pod {}_{}({})",
-                        pod.name, pod.namespace, pod.uid
-                    ),
-                    end + (delay / 20).min(Duration::from_millis(500)),
-                );
+                if !delay.is_zero() {
+                    events.add(
+                        Severity::Warning,
+                        "BackOff",
+                        format!(
+                            "Back-off restarting failed container {name} in pod {}_{}({})",
+                            pod.name, pod.namespace, pod.uid
+                        ),
+                        end + (delay / 20).min(Duration::from_millis(500)),
+                    );
+                }
                 instance += 1;
                 start_at = restart_at + timing.start;
             }

@@ -247,8 +247,9 @@ fn a_crashloop_tag_crash_loops_with_backoff_logs_and_a_progress_deadline() {
     let pods = pods_of(&store, "bad");
     let pod = &pods[0];
     let status = &pod["status"]["containerStatuses"][0];
-    // Crashes at ~1.2 s, 11.9 s and 32.6 s (back-off 10 s, then 20 s): two restarts by 45 s.
-    assert_eq!(status["restartCount"], 2, "{status}");
+    // Crashes at ~1.2 s (restarted at once), 1.9 s, 12.6 s and 33.3 s (back-off 10 s, then 20 s,
+    // then 40 s): three restarts by 45 s.
+    assert_eq!(status["restartCount"], 3, "{status}");
     assert_eq!(status["lastState"]["terminated"]["exitCode"], 1);
     assert_eq!(status["lastState"]["terminated"]["reason"], "Error");
     assert_eq!(status["state"]["waiting"]["reason"], "CrashLoopBackOff");
@@ -282,6 +283,68 @@ fn a_crashloop_tag_crash_loops_with_backoff_logs_and_a_progress_deadline() {
     assert_eq!(progressing["status"], "False");
     assert_eq!(progressing["reason"], "ProgressDeadlineExceeded");
     assert_eq!(condition(&bad, "Available")["status"], "False");
+}
+
+/// A real kubelet restarts a container at once after its first crash and backs off only from
+/// the second: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#container-restarts
+/// So CrashLoopBackOff always comes with `restartCount >= 1` and a previous log.
+#[test]
+fn the_first_crash_is_restarted_at_once_and_the_back_off_starts_from_the_second() {
+    let (store, mut controllers) = cluster();
+    store
+        .create(
+            &keys::deployments(),
+            deployment("bad", 1, "myregistry.azurecr.io/bad:1.0-crashloop"),
+        )
+        .unwrap();
+    let app_status = |store: &Store| {
+        let pod = pods_of(store, "bad").remove(0);
+        let name = pod["metadata"]["name"].as_str().unwrap().to_owned();
+        (name, pod["status"]["containerStatuses"][0].clone())
+    };
+    // Started at ~0.7 s, crashed at ~1.2 s, restarted at once: running again at 1.6 s.
+    controllers.settle(Duration::from_millis(1600));
+    let (name, status) = app_status(&store);
+    assert_eq!(status["restartCount"], 1, "{status}");
+    assert!(status["state"]["running"].is_object(), "{status}");
+    assert_eq!(status["lastState"]["terminated"]["exitCode"], 1, "{status}");
+    assert!(
+        !events_about(&store, &name).iter().any(|e| e.0 == "BackOff"),
+        "no back-off after the first crash"
+    );
+    let log = store.container_log("default", &name, "app").unwrap();
+    assert!(
+        log.previous
+            .as_ref()
+            .is_some_and(|p| p.iter().any(|l| l.contains("ends in -crashloop"))),
+        "{log:?}"
+    );
+
+    // The second crash (~1.9 s) backs off 10 s.
+    controllers.settle(Duration::from_secs(1));
+    let (name, status) = app_status(&store);
+    assert_eq!(status["restartCount"], 1, "{status}");
+    assert_eq!(status["state"]["waiting"]["reason"], "CrashLoopBackOff");
+    assert!(
+        status["state"]["waiting"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("back-off 10s restarting failed container=app"),
+        "{status}"
+    );
+    assert!(events_about(&store, &name).iter().any(|e| e.0 == "BackOff"));
+
+    // Restarted at ~11.9 s, crashed at ~12.6 s: the next back-off is 20 s.
+    controllers.settle(Duration::from_secs(11));
+    let (_, status) = app_status(&store);
+    assert_eq!(status["restartCount"], 2, "{status}");
+    assert!(
+        status["state"]["waiting"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("back-off 20s "),
+        "{status}"
+    );
 }
 
 #[test]
