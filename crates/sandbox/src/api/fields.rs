@@ -196,8 +196,10 @@ pub(crate) fn finish(ctx: &Ctx<'_>, object: Value) -> Result<Value, ApiError> {
     };
     secret::merge_string_data(&ctx.info, &mut object);
     defaults::apply_defaults(&mut object, &gvk(ctx));
-    // etcd refuses values over its request limit; the real server passes that on as 413.
-    if serde_json::to_vec(&object).map_or(0, |b| b.len()) > MAX_OBJECT_BYTES {
+    // Data and annotation size limits (422), then etcd's request limit, which a dry run
+    // never meets (500 with etcd's message): api/limits.rs.
+    super::limits::check(ctx, &object)?;
+    if !ctx.query.dry_run && serde_json::to_vec(&object).map_or(0, |b| b.len()) > MAX_OBJECT_BYTES {
         return Err(ApiError::object_too_large());
     }
     Ok(object)

@@ -8,6 +8,7 @@ mod delete;
 pub mod discovery;
 pub mod events;
 mod fields;
+mod limits;
 mod list;
 mod log;
 mod openapi;

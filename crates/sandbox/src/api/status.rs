@@ -190,11 +190,12 @@ impl ApiError {
         )
     }
 
-    /// 413 for an object etcd would refuse (over [`MAX_OBJECT_BYTES`]).
+    /// 500 for an object etcd refuses (over [`MAX_OBJECT_BYTES`]): the API server passes
+    /// etcd's error on as an internal error with no reason (see `api/limits.rs`).
     pub fn object_too_large() -> Self {
         Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "",
             "etcdserver: request is too large",
         )
     }
@@ -247,8 +248,14 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code.as_u16(),
         });
-        if let (Some(details), Some(map)) = (&self.details, status.as_object_mut()) {
-            map.insert("details".to_owned(), details.clone());
+        if let Some(map) = status.as_object_mut() {
+            // `reason` is omitted when empty (Go's `omitempty`), as for an unknown reason.
+            if self.reason.is_empty() {
+                map.remove("reason");
+            }
+            if let Some(details) = &self.details {
+                map.insert("details".to_owned(), details.clone());
+            }
         }
         status
     }

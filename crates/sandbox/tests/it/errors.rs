@@ -98,8 +98,12 @@ async fn malformed_bodies_and_wrong_content_types() {
     .await;
 }
 
+/// A body over 3 MiB is refused before it is read (413); a ConfigMap's or Secret's data over
+/// 1 MiB and annotations over 256 KiB fail validation (422); an object that passes validation
+/// but is over etcd's 1.5 MiB request limit gets etcd's error as a 500 without a reason, except
+/// in a dry run, which never reaches etcd. https://kubernetes.io/docs/concepts/configuration/configmap/#motivation
 #[tokio::test]
-async fn oversized_requests_and_objects_are_413() {
+async fn oversized_bodies_data_annotations_and_objects() {
     timed(async {
         let (_sandbox, client) = sandbox();
         let url = "/api/v1/namespaces/default/configmaps";
@@ -117,18 +121,51 @@ async fn oversized_requests_and_objects_are_413() {
             "Request entity too large: limit is 3145728"
         );
         assert_eq!(body["reason"], "RequestEntityTooLarge");
-        let (code, body) = raw(
-            &client,
-            "POST",
-            url,
-            "application/json",
-            cm_body("big", &"x".repeat(2 << 20)),
-        )
-        .await;
+
+        let (code, body) = raw(&client, "POST", url, "application/json", cm_body("big", &"x".repeat((1 << 20) + 1))).await;
+        assert_eq!((code, body["reason"].as_str()), (422, Some("Invalid")), "{body}");
         assert_eq!(
-            (code, body["reason"].as_str()),
-            (413, Some("RequestEntityTooLarge"))
+            body["message"],
+            "ConfigMap \"big\" is invalid: []: Too long: may not be more than 1048576 bytes"
         );
+        assert_eq!(body["details"]["causes"][0]["reason"], "FieldValueTooLong");
+        // Exactly 1 MiB is allowed.
+        let (code, _) = raw(&client, "POST", url, "application/json", cm_body("full", &"x".repeat(1 << 20))).await;
+        assert_eq!(code, 201);
+
+        let secret = serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "big"},
+            "stringData": {"k": "x".repeat((1 << 20) + 1)}})).unwrap();
+        let (code, body) = raw(&client, "POST", "/api/v1/namespaces/default/secrets", "application/json", secret).await;
+        assert_eq!(code, 422, "{body}");
+        assert_eq!(
+            body["message"],
+            "Secret \"big\" is invalid: data: Too long: may not be more than 1048576 bytes"
+        );
+
+        let annotated = serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "noted", "annotations": {"a": "x".repeat(256 << 10)}}})).unwrap();
+        let (code, body) = raw(&client, "POST", url, "application/json", annotated).await;
+        assert_eq!(code, 422, "{body}");
+        assert_eq!(
+            body["message"],
+            "ConfigMap \"noted\" is invalid: metadata.annotations: Too long: may not be more than 262144 bytes"
+        );
+
+        // A valid pod of 1.6 MiB: etcd refuses it, a dry run does not get that far.
+        let pod = serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "big"},
+            "spec": {"containers": [{"name": "app", "image": "nginx", "args": ["x".repeat(1600 << 10)]}]}})).unwrap();
+        let pods = "/api/v1/namespaces/default/pods";
+        let (code, body) = raw(&client, "POST", pods, "application/json", pod.clone()).await;
+        assert_eq!(code, 500, "{body}");
+        assert_eq!(
+            body,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": "etcdserver: request is too large", "code": 500})
+        );
+        let (code, _) = raw(&client, "POST", &format!("{pods}?dryRun=All"), "application/json", pod).await;
+        assert_eq!(code, 201);
+        let (code, _) = raw(&client, "GET", &format!("{pods}/big"), "application/json", Vec::new()).await;
+        assert_eq!(code, 404, "neither write stored the pod");
     })
     .await;
 }
