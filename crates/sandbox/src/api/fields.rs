@@ -199,10 +199,28 @@ pub(crate) fn finish(ctx: &Ctx<'_>, object: Value) -> Result<Value, ApiError> {
     // Data and annotation size limits (422), then etcd's request limit, which a dry run
     // never meets (500 with etcd's message): api/limits.rs.
     super::limits::check(ctx, &object)?;
-    if !ctx.query.dry_run && serde_json::to_vec(&object).map_or(0, |b| b.len()) > MAX_OBJECT_BYTES {
+    if !ctx.query.dry_run && serialized_len(&object) > MAX_OBJECT_BYTES {
         return Err(ApiError::object_too_large());
     }
     Ok(object)
+}
+
+/// The length of an object's JSON text, counted as it is written (no buffer for the text).
+fn serialized_len(object: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing a `Value` to a writer that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut counter, object);
+    counter.0
 }
 
 /// Prepares a non-apply write for the store: `old` is the stored object of an update.

@@ -138,6 +138,17 @@ pub fn read_managed_fields(object: &Value) -> Result<Vec<ManagedEntry>, SsaError
 /// Write entries into `metadata.managedFields`, dropping empty ones, in the API server's order:
 /// appliers first, then by time, manager, API version and subresource.
 pub fn write_managed_fields(object: &mut Value, entries: &[ManagedEntry]) {
+    let Some(Value::Object(meta)) = object.get_mut("metadata") else {
+        return;
+    };
+    match managed_fields_value(entries) {
+        Some(list) => meta.insert("managedFields".into(), list),
+        None => meta.remove("managedFields"),
+    };
+}
+
+/// The `managedFields` value [`write_managed_fields`] writes; `None` when no entry owns a field.
+pub(super) fn managed_fields_value(entries: &[ManagedEntry]) -> Option<Value> {
     let mut kept: Vec<&ManagedEntry> = entries.iter().filter(|e| !e.fields.is_empty()).collect();
     kept.sort_by(|a, b| {
         (
@@ -155,15 +166,9 @@ pub fn write_managed_fields(object: &mut Value, entries: &[ManagedEntry]) {
                 &b.subresource,
             ))
     });
-    let Some(Value::Object(meta)) = object.get_mut("metadata") else {
-        return;
-    };
     if kept.is_empty() {
-        meta.remove("managedFields");
+        None
     } else {
-        meta.insert(
-            "managedFields".into(),
-            Value::Array(kept.iter().map(|e| e.to_value()).collect()),
-        );
+        Some(Value::Array(kept.iter().map(|e| e.to_value()).collect()))
     }
 }

@@ -15,70 +15,64 @@ use super::fieldset::{item_element, item_schema};
 use super::path::{Path, PathElement};
 
 /// Merge `config` into `live` (both whole objects of the type `ty`); the configuration wins.
+///
+/// The live object is copied once and the configuration merged into the copy in place (a
+/// copy per nested map, replaced right after by its merged version, cost a multiple of the
+/// object on every apply).
 pub(super) fn merge_object(
     live: &Value,
     config: &Value,
     ty: Option<TypeSchema>,
 ) -> Result<Value, SsaError> {
-    let empty = Map::new();
-    let live_map = live.as_object().unwrap_or(&empty);
     let Value::Object(config_map) = config else {
         return Err(SsaError::NotAnObject);
     };
-    Ok(Value::Object(merge_map(
-        live_map,
-        config_map,
-        ty,
-        &Path::default(),
-    )?))
+    let mut out = match live {
+        Value::Object(map) => map.clone(),
+        _ => Map::new(),
+    };
+    merge_map(&mut out, config_map, ty, &Path::default())?;
+    Ok(Value::Object(out))
 }
 
+/// Merge `config` into the map `out` (a copy of the live map).
 fn merge_map(
-    live: &Map<String, Value>,
+    out: &mut Map<String, Value>,
     config: &Map<String, Value>,
     ty: Option<TypeSchema>,
     path: &Path,
-) -> Result<Map<String, Value>, SsaError> {
-    let mut out = live.clone();
+) -> Result<(), SsaError> {
     for (key, value) in config {
         let field = ty.map(|t| t.field(key)).unwrap_or(FieldSchema::UNKNOWN);
         let child_path = path.child(PathElement::Field(key.clone()));
-        match merge_field(live.get(key), value, &field, &child_path)? {
-            Some(v) => {
-                out.insert(key.clone(), v);
-            }
-            None => {
+        match (out.get_mut(key), value) {
+            (_, Value::Null) => {
                 out.remove(key);
+            }
+            (Some(Value::Object(live)), Value::Object(c)) if !field.atomic => {
+                merge_map(live, c, field.child(), &child_path)?;
+            }
+            (Some(Value::Array(live)), Value::Array(c))
+                if field.ssa_list_type() != SsaListType::Atomic =>
+            {
+                let items = std::mem::take(live);
+                *live = merge_list(items, c, &field, &child_path)?;
+            }
+            (Some(slot), v) => *slot = v.clone(),
+            (None, v) => {
+                out.insert(key.clone(), v.clone());
             }
         }
     }
-    Ok(out)
-}
-
-fn merge_field(
-    live: Option<&Value>,
-    config: &Value,
-    field: &FieldSchema,
-    path: &Path,
-) -> Result<Option<Value>, SsaError> {
-    Ok(match (live, config) {
-        (_, Value::Null) => None,
-        (Some(Value::Object(l)), Value::Object(c)) if !field.atomic => {
-            Some(Value::Object(merge_map(l, c, field.child(), path)?))
-        }
-        (Some(Value::Array(l)), Value::Array(c))
-            if field.ssa_list_type() != SsaListType::Atomic =>
-        {
-            Some(Value::Array(merge_list(l, c, field, path)?))
-        }
-        (_, v) => Some(v.clone()),
-    })
+    Ok(())
 }
 
 /// Merge two lists of type `set` or `map`: structured-merge-diff's two-pointer walk, which
 /// keeps live-only items where they were and puts the configuration's items in its order.
+/// The live items are moved into the result (each is used at most once: an item merges with
+/// the configuration's item of its key, which is emitted once, or is kept as it is).
 fn merge_list(
-    live: &[Value],
+    live: Vec<Value>,
     config: &[Value],
     field: &FieldSchema,
     path: &Path,
@@ -96,39 +90,44 @@ fn merge_list(
         .enumerate()
         .map(|(i, item)| item_element(item, i, list_type, path).ok())
         .collect();
+    let live_len = live.len();
+    let mut live: Vec<Option<Value>> = live.into_iter().map(Some).collect();
 
     let find_live = |id: &PathElement| live_ids.iter().position(|l| l.as_ref() == Some(id));
     let in_config =
         |id: &Option<PathElement>| id.as_ref().is_some_and(|id| config_ids.contains(id));
 
-    let merge_item = |live_item: Option<&Value>,
+    let merge_item = |live_item: Option<Value>,
                       config_item: &Value,
                       id: &PathElement|
      -> Result<Value, SsaError> {
-        let item_path = path.child(id.clone());
         Ok(match (live_item, config_item) {
-            (Some(Value::Object(l)), Value::Object(c)) => {
-                Value::Object(merge_map(l, c, item_field.child(), &item_path)?)
+            (Some(Value::Object(mut l)), Value::Object(c)) => {
+                let item_path = path.child(id.clone());
+                merge_map(&mut l, c, item_field.child(), &item_path)?;
+                Value::Object(l)
             }
             (_, c) => c.clone(),
         })
     };
 
-    let mut out = Vec::with_capacity(live.len() + config.len());
+    let mut out = Vec::with_capacity(live_len + config.len());
     let mut emitted: BTreeSet<PathElement> = BTreeSet::new();
     let (mut li, mut ri) = (0, 0);
-    while li < live.len() || ri < config.len() {
-        if li < live.len() && ri < config.len() && live_ids[li].as_ref() == Some(&config_ids[ri]) {
+    while li < live_len || ri < config.len() {
+        if li < live_len && ri < config.len() && live_ids[li].as_ref() == Some(&config_ids[ri]) {
             if emitted.insert(config_ids[ri].clone()) {
-                out.push(merge_item(Some(&live[li]), &config[ri], &config_ids[ri])?);
+                out.push(merge_item(live[li].take(), &config[ri], &config_ids[ri])?);
             }
             li += 1;
             ri += 1;
             continue;
         }
-        if li < live.len() {
+        if li < live_len {
             if !in_config(&live_ids[li]) {
-                out.push(live[li].clone());
+                if let Some(item) = live[li].take() {
+                    out.push(item);
+                }
                 li += 1;
                 continue;
             }
@@ -140,7 +139,7 @@ fn merge_list(
         if ri < config.len() {
             let id = &config_ids[ri];
             if emitted.insert(id.clone()) {
-                let live_item = find_live(id).map(|p| &live[p]);
+                let live_item = find_live(id).and_then(|p| live[p].take());
                 out.push(merge_item(live_item, &config[ri], id)?);
             }
             ri += 1;

@@ -20,6 +20,7 @@ mod merge;
 mod path;
 
 pub use fieldset::{FieldSet, Scope};
+use managed::managed_fields_value;
 pub use managed::{ManagedEntry, Operation, read_managed_fields, write_managed_fields};
 pub use path::{Path, PathElement};
 
@@ -198,26 +199,33 @@ pub fn apply(
         subresource,
         fields: new_set.clone(),
     };
-    let mine = entries.iter().position(|e| e.same_identity(&me));
-    let last_set = mine.map(|i| entries[i].fields.clone()).unwrap_or_default();
-    let last_time = mine.and_then(|i| entries[i].time.clone());
-    if let Some(i) = mine {
-        entries.remove(i);
-    }
+    let (last_set, last_time) = match entries.iter().position(|e| e.same_identity(&me)) {
+        Some(i) => {
+            let last = entries.remove(i);
+            (last.fields, last.time)
+        }
+        None => (FieldSet::new(), None),
+    };
 
     let mut merged = merge::merge_object(live_value, &config, schema)?;
 
-    // Removal: fields applied last time, not this time, owned by nobody else.
-    let owned_after = entries
-        .iter()
-        .fold(new_set.clone(), |acc, e| acc.union(&e.fields));
-    let before_prune = merged.clone();
-    for path in last_set.difference(&owned_after).iter() {
-        if !owned_after.has_descendant(path) {
-            merge::remove_at(&mut merged, path);
+    // Removal: fields applied last time, not this time, owned by nobody else. Most applies
+    // repeat their fields: then nothing is removed, and the union of every owner's fields and
+    // the copy taken before the removal are not needed.
+    let owned =
+        |path: &Path| new_set.contains(path) || entries.iter().any(|e| e.fields.contains(path));
+    if last_set.iter().any(|path| !owned(path)) {
+        let owned_after = entries
+            .iter()
+            .fold(new_set.clone(), |acc, e| acc.union(&e.fields));
+        let before_prune = merged.clone();
+        for path in last_set.difference(&owned_after).iter() {
+            if !owned_after.has_descendant(path) {
+                merge::remove_at(&mut merged, path);
+            }
         }
+        merge::drop_emptied_maps(&mut merged, &before_prune, &owned_after, &Path::default());
     }
-    merge::drop_emptied_maps(&mut merged, &before_prune, &owned_after, &Path::default());
 
     let changed = changed_paths(live_value, &merged, schema, options.scope)?;
     let mut conflicts = Vec::new();
@@ -238,20 +246,51 @@ pub fn apply(
         }
     }
     entries.push(me);
-    write_managed_fields(&mut merged, &entries);
     // A no-op apply leaves the object as it was, managedFields' time included, so that
-    // re-applying an unchanged configuration does not make a new resourceVersion.
-    if let (Some(live), Some(time)) = (live, last_time) {
-        if let Some(entry) = entries.last_mut() {
-            entry.time = Some(time);
+    // re-applying an unchanged configuration does not make a new resourceVersion. Only an
+    // object equal to the live one but for managedFields can be that: the live object is then
+    // the answer when its managedFields are the entries with the applier's time kept.
+    if let (Some(live), Some(time)) = (live, last_time)
+        && equal_but_managed_fields(&merged, live)
+        && merged.get("metadata").is_some_and(Value::is_object)
+    {
+        let now = entries
+            .last_mut()
+            .and_then(|entry| entry.time.replace(time));
+        if managed_fields_value(&entries).as_ref() == live.pointer("/metadata/managedFields") {
+            return Ok(live.clone());
         }
-        let mut unchanged = merged.clone();
-        write_managed_fields(&mut unchanged, &entries);
-        if &unchanged == live {
-            return Ok(unchanged);
+        if let Some(entry) = entries.last_mut() {
+            entry.time = now;
         }
     }
+    write_managed_fields(&mut merged, &entries);
     Ok(merged)
+}
+
+/// Whether two objects are equal once `metadata.managedFields` is left out of both.
+fn equal_but_managed_fields(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    let meta_equal = match (a.get("metadata"), b.get("metadata")) {
+        (Some(Value::Object(ma)), Some(Value::Object(mb))) => {
+            let kept = |m: &serde_json::Map<String, Value>| {
+                m.keys().filter(|k| k.as_str() != "managedFields").count()
+            };
+            kept(ma) == kept(mb)
+                && ma
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "managedFields")
+                    .all(|(k, v)| mb.get(k) == Some(v))
+        }
+        (ma, mb) => ma == mb,
+    };
+    meta_equal
+        && a.len() == b.len()
+        && a.iter()
+            .filter(|(k, _)| k.as_str() != "metadata")
+            .all(|(k, v)| b.get(k) == Some(v))
 }
 
 /// Record a non-apply write (create, update, patch, a subresource write) of `new` over `old`
@@ -343,6 +382,11 @@ fn changed_paths(
     scope: Scope,
 ) -> Result<FieldSet, SsaError> {
     let old_set = FieldSet::from_object(old, schema, scope)?;
+    // Equal objects (managedFields is no field of a set) have no changed field; the common
+    // case of a no-op apply or update, told without the second set and a lookup per path.
+    if equal_but_managed_fields(old, new) {
+        return Ok(FieldSet::new());
+    }
     let new_set = FieldSet::from_object(new, schema, scope)?;
     let all = old_set.union(&new_set);
     let mut changed = FieldSet::new();
