@@ -16,6 +16,7 @@ mod patch;
 mod secrets;
 mod validation;
 mod watch;
+mod writes;
 
 use std::future::Future;
 use std::time::Duration;
