@@ -41,10 +41,20 @@ impl YamlError {
             .lines()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("invalid YAML");
+        let first = first.trim();
+        // The library names a breached budget with its internal counter (`budget breached:
+        // Events { events: 1000001 } ...`); say what it means for the file.
+        let message = match first.strip_prefix("budget breached: ") {
+            Some(detail) => format!(
+                "refused: the YAML expands beyond the reader's limits (an alias bomb or a \
+                 runaway document): {detail}"
+            ),
+            None => first.to_string(),
+        };
         Self {
             line: location.as_ref().map(|l| l.line()),
             column: location.as_ref().map(|l| l.column()),
-            message: first.trim().to_string(),
+            message,
         }
     }
 }
@@ -155,7 +165,12 @@ mod tests {
                 "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
             ));
         }
-        assert!(parse_documents(&text).is_err());
+        let err = parse_documents(&text).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("refused: the YAML expands beyond the reader's limits"),
+            "{err}"
+        );
     }
 
     #[test]

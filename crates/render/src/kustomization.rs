@@ -226,18 +226,40 @@ impl Kustomization {
             }
             canonical.insert((*known).to_string(), v);
         }
-        let k: Kustomization = serde_json::from_value(Value::Object(canonical)).map_err(|e| {
-            let msg = e.to_string();
-            let field = msg.split('`').nth(1).unwrap_or("").to_string();
-            (field, msg)
-        })?;
-        Ok(k)
+        match serde_json::from_value(Value::Object(canonical.clone())) {
+            Ok(k) => Ok(k),
+            Err(e) => {
+                Err(locate_error(&canonical).unwrap_or_else(|| (String::new(), e.to_string())))
+            }
+        }
     }
 
     /// Whether this is a `kind: Component`.
     pub fn is_component(&self) -> bool {
         self.kind.as_deref() == Some("Component")
     }
+}
+
+/// Find the key (and, for a list, the entry) whose value does not fit the `Kustomization`
+/// type, so the error names `images[1]` rather than only the inner field serde saw. Runs
+/// only after a failed read: each key, then each entry of a failing list, is read alone.
+fn locate_error(map: &serde_json::Map<String, Value>) -> Option<(String, String)> {
+    let alone = |key: &str, v: &Value| {
+        let one = serde_json::Map::from_iter([(key.to_string(), v.clone())]);
+        serde_json::from_value::<Kustomization>(Value::Object(one)).err()
+    };
+    for (key, v) in map {
+        let Some(err) = alone(key, v) else { continue };
+        if let Value::Array(items) = v {
+            for (i, item) in items.iter().enumerate() {
+                if let Some(err) = alone(key, &Value::Array(vec![item.clone()])) {
+                    return Some((format!("{key}[{i}]"), err.to_string()));
+                }
+            }
+        }
+        return Some((key.clone(), err.to_string()));
+    }
+    None
 }
 
 /// A label/annotation value as kustomize writes it: strings stay, other scalars become text.
@@ -263,6 +285,21 @@ mod tests {
         assert_eq!(k.name_prefix.as_deref(), Some("a-"));
         let err = Kustomization::from_value(json!({"namePrefx": "a-"})).unwrap_err();
         assert_eq!(err.0, "namePrefx");
+    }
+
+    #[test]
+    fn a_wrong_value_names_its_key_and_list_entry() {
+        let err = Kustomization::from_value(json!({
+            "resources": ["a.yaml"],
+            "images": [{"name": "a", "newTag": "1"}, {"name": "b", "newtag": "2"}]
+        }))
+        .unwrap_err();
+        assert_eq!(err.0, "images[1]");
+        assert!(err.1.contains("unknown field `newtag`"), "{}", err.1);
+        let err = Kustomization::from_value(json!({"namespace": 5})).unwrap_err();
+        assert_eq!(err.0, "namespace");
+        let err = Kustomization::from_value(json!({"resources": "a.yaml"})).unwrap_err();
+        assert_eq!(err.0, "resources");
     }
 
     #[test]
