@@ -14,7 +14,6 @@ mod kubeconfig;
 mod plan;
 mod render;
 mod render_bad_input;
-mod render_bad_input;
 mod secrets;
 mod served;
 mod watch;
