@@ -113,6 +113,35 @@ pub async fn plan_rendered(
     on_progress: &(dyn Fn() + Send + Sync),
 ) -> Result<RingPlan, RingFailure> {
     let sources = Sources::scan(&config.root);
+    plan_scanned(
+        cluster,
+        config,
+        ring,
+        objects,
+        &sources,
+        git,
+        masker,
+        on_progress,
+    )
+    .await
+}
+
+/// [`plan_rendered`] with the repository's [`Sources`] already scanned (`gitops plan` scans
+/// them on a thread of their own while it renders and connects).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "plan_rendered's inputs plus the scan it would otherwise do itself"
+)]
+pub async fn plan_scanned(
+    cluster: &Cluster,
+    config: &Config,
+    ring: &Ring,
+    objects: Vec<serde_json::Value>,
+    sources: &Sources,
+    git: GitState,
+    masker: &Masker,
+    on_progress: &(dyn Fn() + Send + Sync),
+) -> Result<RingPlan, RingFailure> {
     let rendered: Vec<Rendered> = objects
         .into_iter()
         .map(|object| {
@@ -163,7 +192,7 @@ pub async fn plan_rendered(
         let errors: Vec<Annotation> = crate::validate::validate_objects(&rendered)
             .into_iter()
             .filter(|p| skipped.contains(&p.object))
-            .map(|p| crate::validate::annotation(&sources, &p.object, &p.issue))
+            .map(|p| crate::validate::annotation(sources, &p.object, &p.issue))
             .collect();
         if !errors.is_empty() {
             return Err(RingFailure {
