@@ -4,24 +4,23 @@
 //! merged lists put the patch's items first (kustomize merges with "list prepend"), items
 //! are matched by the `x-kubernetes-list-map-keys` when a list has them (container ports by
 //! port and protocol, a missing key matching anything when items are set back), lists
-//! without merge keys are replaced by the patch list as written, and lists of custom
-//! resources merge by a well-known key (`name`, `mountPath`, ...) when every item has it.
-//! The merge keys come from the shared schema table in `gitops_manifest::merge_keys`.
+//! without merge keys are replaced by the patch list as written (lists of custom resources
+//! and unknown fields included: kyaml infers no key, whatever the items hold).
+//! The merge keys come from the shared schema table in `gitops_manifest::merge_keys`, minus
+//! the fields kustomize's own built-in schema (Kubernetes v1.21) does not know yet.
 
 use gitops_manifest::merge_keys::{FieldSchema, Gvk, SmpStrategy, SsaListType, TypeSchema, root};
 use serde_json::{Map, Value};
 
 const PATCH: &str = "$patch";
 
-/// Keys kyaml tries, in order, for lists without a schema.
-const ASSOCIATIVE_KEYS: &[&str] = &[
-    "mountPath",
-    "devicePath",
-    "ip",
-    "type",
-    "topologyKey",
-    "name",
-    "containerPort",
+/// Keyed lists of newer Kubernetes versions than the OpenAPI schema built into kustomize
+/// v5.5 (v1.21): kustomize has no merge key for them and replaces them with the patch's list
+/// (checked against `kubectl kustomize`; e.g. `PodSpec.schedulingGates` and
+/// `PodSpec.resourceClaims`, both v1.26), while `ephemeralContainers` (v1.16) merges.
+const NEWER_THAN_KUSTOMIZE_SCHEMA: &[(&str, &str)] = &[
+    ("PodSpec", "schedulingGates"),
+    ("PodSpec", "resourceClaims"),
 ];
 
 /// Merge `patch` into `target` (an object of kind `gvk`). `None`: the object is deleted.
@@ -59,7 +58,10 @@ fn merge_map(
         if k == PATCH {
             continue;
         }
-        let field = ty.map(|t| t.field(k)).unwrap_or(FieldSchema::UNKNOWN);
+        let field = match ty {
+            Some(t) if !NEWER_THAN_KUSTOMIZE_SCHEMA.contains(&(t.name(), k.as_str())) => t.field(k),
+            _ => FieldSchema::UNKNOWN,
+        };
         match pv {
             Value::Null => {
                 out.remove(k);
@@ -91,7 +93,7 @@ fn merge_map(
 }
 
 /// The keys items of this list are matched by, if it is an associative list.
-fn list_keys(dest: &[Value], patch: &[Value], field: FieldSchema) -> Option<Vec<&'static str>> {
+fn list_keys(field: FieldSchema) -> Option<Vec<&'static str>> {
     if let Some(SsaListType::Map(keys)) = field.ssa
         && matches!(field.smp, Some(SmpStrategy::MergeByKey(_)))
     {
@@ -100,26 +102,9 @@ fn list_keys(dest: &[Value], patch: &[Value], field: FieldSchema) -> Option<Vec<
     if let Some(SmpStrategy::MergeByKey(k)) = field.smp {
         return Some(vec![k]);
     }
-    if field.smp.is_some() || field.ssa.is_some() || field.child().is_some() {
-        return None;
-    }
-    // No schema: kyaml infers a key every item has.
-    let items: Vec<&Map<String, Value>> = dest
-        .iter()
-        .chain(patch)
-        .filter_map(Value::as_object)
-        .collect();
-    if items.is_empty() || items.len() != dest.len() + patch.len() {
-        return None;
-    }
-    ASSOCIATIVE_KEYS
-        .iter()
-        .find(|k| {
-            items
-                .iter()
-                .all(|m| m.contains_key(**k) || directive(m).is_some())
-        })
-        .map(|k| vec![*k])
+    // No merge key in the schema (or no schema: custom resources, unknown fields): kustomize
+    // replaces the list, even when every item has a `name`.
+    None
 }
 
 fn key_text(v: Option<&Value>) -> String {
@@ -136,7 +121,7 @@ fn values_of(item: &Value, keys: &[&str]) -> Vec<String> {
 }
 
 fn merge_list(dest: &[Value], patch: &[Value], field: FieldSchema) -> Result<Vec<Value>, String> {
-    let Some(keys) = list_keys(dest, patch, field) else {
+    let Some(keys) = list_keys(field) else {
         // Not associative: the patch's list, as written, replaces the original.
         return Ok(patch.to_vec());
     };
@@ -225,6 +210,35 @@ mod tests {
         assert_eq!(
             out["spec"]["template"]["spec"]["tolerations"],
             json!([{"$patch": "replace"}, {"key": "b"}])
+        );
+    }
+
+    #[test]
+    fn lists_of_custom_resources_are_replaced_even_with_names() {
+        let t = json!({"spec": {"items": [{"name": "a", "v": 1}, {"name": "b"}]}});
+        let p = json!({"spec": {"items": [{"name": "c"}]}});
+        let out = merge(
+            t.as_object().unwrap(),
+            p.as_object().unwrap(),
+            &Gvk::new("example.com", "v1", "Thing"),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(out["spec"]["items"], json!([{"name": "c"}]));
+    }
+
+    #[test]
+    fn lists_newer_than_kustomizes_schema_are_replaced() {
+        let t = json!({"spec": {"template": {"spec": {
+            "schedulingGates": [{"name": "a"}], "imagePullSecrets": [{"name": "a"}]}}}});
+        let p = json!({"spec": {"template": {"spec": {
+            "schedulingGates": [{"name": "b"}], "imagePullSecrets": [{"name": "b"}]}}}});
+        let out = run(t, p);
+        let spec = &out["spec"]["template"]["spec"];
+        assert_eq!(spec["schedulingGates"], json!([{"name": "b"}]));
+        assert_eq!(
+            spec["imagePullSecrets"],
+            json!([{"name": "b"}, {"name": "a"}])
         );
     }
 
