@@ -53,10 +53,8 @@ pub fn check(ctx: &Ctx<'_>, object: &Value) -> Result<(), ApiError> {
                     causes.push(too_long("[]", MAX_DATA_BYTES));
                 }
             }
-            "Secret" => {
-                if string_values(object, "data", decoded_len) > MAX_DATA_BYTES {
-                    causes.push(too_long("data", MAX_DATA_BYTES));
-                }
+            "Secret" if string_values(object, "data", decoded_len) > MAX_DATA_BYTES => {
+                causes.push(too_long("data", MAX_DATA_BYTES));
             }
             _ => {}
         }
