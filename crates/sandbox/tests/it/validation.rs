@@ -60,6 +60,26 @@ async fn warn_stores_without_the_field_and_sends_a_warning_header() {
 }
 
 #[tokio::test]
+async fn ignore_stores_without_the_field_and_without_a_warning() {
+    timed(async {
+        let (_sandbox, client) = sandbox();
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!("{URL}?fieldValidation=Ignore"))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(with_unknown_field())
+            .unwrap();
+        let response = client.send(request.map(Into::into)).await.unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+        assert!(response.headers().get("warning").is_none());
+        let api: Api<Deployment> = Api::default_namespaced(client);
+        let stored = serde_json::to_value(api.get("web").await.unwrap()).unwrap();
+        assert!(stored["spec"].get("replicaz").is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn missing_required_fields_are_invalid() {
     timed(async {
         let (_sandbox, client) = sandbox();
