@@ -167,7 +167,11 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Exit> {
         write_plan_file(path, &plan)?;
     }
     print(&plan, args.output, ci.as_ref(), &config.root)?;
-    Ok(exit_for(&plan, args.detailed_exitcode))
+    let exit = exit_for(&plan, args.detailed_exitcode);
+    // The process ends here: freeing thousands of objects one by one would only delay the exit
+    // (about 5 % of the plan's CPU at N=500); the operating system takes the memory back at once.
+    std::mem::forget(plan);
+    Ok(exit)
 }
 
 /// The repository's git state and source index: being read, or read.

@@ -11,7 +11,7 @@ use super::inventory::Inventory;
 use super::managers::takeovers;
 use super::mask::Masker;
 use super::model::{ClusterInfo, GitState, RingPlan, Summary};
-use super::normalize::{normalize, strip_new_defaults};
+use super::normalize::{normalize, normalize_owned, strip_new_defaults};
 use super::order::apply_key;
 
 /// What the server said about one rendered object.
@@ -45,10 +45,24 @@ fn masked(masker: &Masker, value: Value) -> Value {
 }
 
 /// The change predicted for one rendered object.
+#[cfg(test)]
 pub fn object_change(obs: &Observation, masker: &Masker) -> ObjectChange {
-    let declared = normalize(&obs.rendered);
-    let live_version = obs.live.as_ref().and_then(LiveVersion::of);
-    let (op, before, after, taken_from, prediction, note) = match (&obs.live, &obs.dry_run) {
+    into_change(obs.clone(), masker).0
+}
+
+/// [`object_change`] consuming the observation (the live object and the dry-run answer are
+/// normalised in place rather than copied); gives the rendered object back.
+fn into_change(obs: Observation, masker: &Masker) -> (ObjectChange, Value) {
+    let Observation {
+        object,
+        source,
+        rendered,
+        live,
+        dry_run,
+    } = obs;
+    let declared = normalize(&rendered);
+    let live_version = live.as_ref().and_then(LiveVersion::of);
+    let (op, before, after, taken_from, prediction, note) = match (live, dry_run) {
         // A create shows what was declared: everything else in the dry-run answer was defaulted
         // by the server, and a field only the server defaulted is never shown.
         (None, DryRun::Result(_)) => (
@@ -65,11 +79,12 @@ pub fn object_change(obs: &Observation, masker: &Masker) -> ObjectChange {
             Some(declared),
             Vec::new(),
             Prediction::Rendered,
-            Some(reason.clone()),
+            Some(reason),
         ),
         (Some(live), DryRun::Result(result)) => {
-            let before = normalize(live);
-            let mut after = normalize(result);
+            let taken_from = takeovers(&live, &result);
+            let before = normalize_owned(live);
+            let mut after = normalize_owned(result);
             let op = if after == before {
                 ChangeOp::Unchanged
             } else {
@@ -80,7 +95,7 @@ pub fn object_change(obs: &Observation, masker: &Masker) -> ObjectChange {
                 op,
                 Some(before),
                 Some(after),
-                takeovers(live, result),
+                taken_from,
                 Prediction::Server,
                 None,
             )
@@ -88,7 +103,7 @@ pub fn object_change(obs: &Observation, masker: &Masker) -> ObjectChange {
         // Live but not dry-run-able cannot happen for a kind the server serves; be honest and
         // show the declared object against the live one.
         (Some(live), DryRun::Skipped(reason)) => {
-            let before = normalize(live);
+            let before = normalize_owned(live);
             let op = if declared == before {
                 ChangeOp::Unchanged
             } else {
@@ -100,21 +115,22 @@ pub fn object_change(obs: &Observation, masker: &Masker) -> ObjectChange {
                 Some(declared),
                 Vec::new(),
                 Prediction::Rendered,
-                Some(reason.clone()),
+                Some(reason),
             )
         }
     };
-    ObjectChange {
-        object: obs.object.clone(),
+    let change = ObjectChange {
+        object,
         op,
-        source: obs.source.clone(),
+        source,
         before: before.map(|v| masked(masker, v)),
         after: after.map(|v| masked(masker, v)),
         taken_from,
         live: live_version,
         prediction,
         note,
-    }
+    };
+    (change, rendered)
 }
 
 /// The deletion of a pruned object.
@@ -149,14 +165,17 @@ pub struct RingContext {
 /// the previous inventory, given with their live state) in delete order.
 pub fn ring_plan(
     context: RingContext,
-    observations: &[Observation],
+    observations: Vec<Observation>,
     pruned: &BTreeMap<ObjectRef, Value>,
     masker: &Masker,
 ) -> RingPlan {
-    let mut changes: Vec<ObjectChange> = observations
-        .iter()
-        .map(|o| object_change(o, masker))
-        .collect();
+    let mut changes = Vec::with_capacity(observations.len() + pruned.len());
+    let mut rendered = Vec::with_capacity(observations.len());
+    for observation in observations {
+        let (change, object) = into_change(observation, masker);
+        changes.push(change);
+        rendered.push(object);
+    }
     changes.sort_by(|a, b| apply_key(&a.object).cmp(&apply_key(&b.object)));
     let mut prune: Vec<ObjectRef> = pruned.keys().cloned().collect();
     super::order::sort_for_delete(&mut prune);
@@ -165,7 +184,6 @@ pub fn ring_plan(
             changes.push(deletion(object, live, masker));
         }
     }
-    let rendered = observations.iter().map(|o| o.rendered.clone()).collect();
     RingPlan {
         ring: context.ring,
         git: context.git,
@@ -302,7 +320,7 @@ mod tests {
             cluster: ClusterInfo::default(),
             inventory: Inventory::for_members(parent, observations.iter().map(|o| &o.object)),
         };
-        let plan = ring_plan(context, &observations, &pruned, &m);
+        let plan = ring_plan(context, observations, &pruned, &m);
         let kinds: Vec<(&str, ChangeOp)> = plan
             .changes
             .iter()

@@ -26,13 +26,15 @@ pub struct Takeover {
 /// The fields each manager other than ours loses between `live` and `dry_run`
 /// (both full objects with `metadata.managedFields`), by manager name.
 pub fn takeovers(live: &Value, dry_run: &Value) -> Vec<Takeover> {
-    let before = owned_by_manager(live);
-    let after = owned_by_manager(dry_run);
+    // Only other managers can lose fields: ours is never collected, and the dry-run's field
+    // sets are collected only for the managers that owned something before (usually none).
+    let before = owned_by_manager(live, |manager| manager != FIELD_MANAGER);
+    if before.is_empty() {
+        return Vec::new();
+    }
+    let after = owned_by_manager(dry_run, |manager| before.contains_key(manager));
     let mut out = Vec::new();
     for (manager, fields) in before {
-        if manager == FIELD_MANAGER {
-            continue;
-        }
         let kept = after.get(&manager);
         let lost: Vec<String> = fields
             .into_iter()
@@ -50,7 +52,11 @@ pub fn takeovers(live: &Value, dry_run: &Value) -> Vec<Takeover> {
 
 /// Leaf paths owned per manager (main resource only: `status` subresource entries are skipped,
 /// an apply to the main resource cannot take them).
-fn owned_by_manager(object: &Value) -> BTreeMap<String, BTreeSet<String>> {
+/// Only the managers `wanted` accepts are collected.
+fn owned_by_manager(
+    object: &Value,
+    wanted: impl Fn(&str) -> bool,
+) -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let entries = object
         .pointer("/metadata/managedFields")
@@ -66,6 +72,9 @@ fn owned_by_manager(object: &Value) -> BTreeMap<String, BTreeSet<String>> {
         let Some(manager) = entry.get("manager").and_then(Value::as_str) else {
             continue;
         };
+        if !wanted(manager) {
+            continue;
+        }
         let set = out.entry(manager.to_string()).or_default();
         if let Some(fields) = entry.get("fieldsV1") {
             collect_leaves(fields, String::new(), set);

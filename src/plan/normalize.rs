@@ -35,7 +35,12 @@ pub const SERVER_ANNOTATIONS: &[&str] = &[
 /// A copy of `object` without server-owned fields; empty `annotations`/`labels` maps are dropped
 /// too, so "no annotations" and "only server annotations" compare equal.
 pub fn normalize(object: &Value) -> Value {
-    let mut out = object.clone();
+    normalize_owned(object.clone())
+}
+
+/// [`normalize`] in place, for a value the caller no longer needs as it was.
+pub fn normalize_owned(object: Value) -> Value {
+    let mut out = object;
     let Some(root) = out.as_object_mut() else {
         return out;
     };

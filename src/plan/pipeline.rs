@@ -210,7 +210,7 @@ pub async fn plan_scanned(
     };
     Ok(ring_plan(
         context,
-        &observed.observations,
+        observed.observations,
         &observed.pruned,
         masker,
     ))

@@ -127,7 +127,7 @@ async fn plan(cluster: &Cluster, objects: &[Value]) -> Result<RingPlan, ObserveE
     };
     Ok(ring_plan(
         context,
-        &observed.observations,
+        observed.observations,
         &observed.pruned,
         &Masker::with_key([9; 32]),
     ))
