@@ -14,6 +14,8 @@ mod crd;
 mod names;
 mod required;
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -130,7 +132,7 @@ pub fn validate(object: &Value) -> Vec<Issue> {
     let gvk = Gvk::of(object);
     if let Some(gvk) = &gvk {
         match round_trip(gvk, object) {
-            Some(Ok(typed)) => unknown_fields(object, &typed, "", &mut issues),
+            Some(Ok(typed)) => unknown_fields(object, &typed, &mut String::new(), &mut issues),
             Some(Err(issue)) => issues.push(issue),
             None => {}
         }
@@ -150,15 +152,36 @@ fn dedup(issues: &mut Vec<Issue>) {
 /// to send (`Warn`: one per unknown field), or the rejection. Under `Ignore` the caller stores
 /// [`prune_unknown`] of the object.
 pub fn check_write(object: &Value, mode: FieldValidation) -> Result<Vec<String>, Rejection> {
+    checked(object, mode).map(|(warnings, _)| warnings)
+}
+
+/// [`check_write`] and [`prune_unknown`] with one typed round trip for both: the warnings, and
+/// the object without its unknown fields when it had some (`None`: it is accepted as it is).
+/// Under `Strict` an object with unknown fields is rejected, so it never needs pruning.
+pub fn check_and_prune(
+    object: &Value,
+    mode: FieldValidation,
+) -> Result<(Vec<String>, Option<Value>), Rejection> {
+    let (warnings, typed) = checked(object, mode)?;
+    Ok((warnings, typed.map(|typed| prune(object, &typed))))
+}
+
+/// [`check_write`], and the typed round trip of the object when it lost unknown fields.
+fn checked(
+    object: &Value,
+    mode: FieldValidation,
+) -> Result<(Vec<String>, Option<Value>), Rejection> {
     let gvk = Gvk::of(object);
     let mut warnings = Vec::new();
     let mut decode_required = None;
+    let mut lossy = None;
     if let Some(gvk) = &gvk {
         match round_trip(gvk, object) {
             Some(Ok(typed)) => {
                 let mut unknown = Vec::new();
-                unknown_fields(object, &typed, "", &mut unknown);
+                unknown_fields(object, &typed, &mut String::new(), &mut unknown);
                 if !unknown.is_empty() {
+                    lossy = Some(typed);
                     match mode {
                         FieldValidation::Strict => {
                             let list: Vec<String> =
@@ -190,7 +213,7 @@ pub fn check_write(object: &Value, mode: FieldValidation) -> Result<Vec<String>,
     invalid.extend(validation_issues(object, gvk.as_ref()));
     dedup(&mut invalid);
     if invalid.is_empty() {
-        Ok(warnings)
+        Ok((warnings, lossy))
     } else {
         Err(Rejection::Invalid(invalid))
     }
@@ -242,27 +265,37 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-/// Fields of `input` that the typed round trip lost.
-fn unknown_fields(input: &Value, typed: &Value, path: &str, out: &mut Vec<Issue>) {
+/// Fields of `input` that the typed round trip lost. `path` is the field being looked at,
+/// extended and cut back in place: a path is copied only for a lost field.
+fn unknown_fields(input: &Value, typed: &Value, path: &mut String, out: &mut Vec<Issue>) {
     match (input, typed) {
         (Value::Object(i), Value::Object(t)) => {
             for (key, value) in i {
-                let child = join(path, key);
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
                 match t.get(key) {
-                    Some(tv) => unknown_fields(value, tv, &child, out),
+                    Some(tv) => unknown_fields(value, tv, path, out),
                     // A null is "unset" to the decoder; it is not an unknown field.
                     None if value.is_null() => {}
                     None => out.push(Issue {
                         kind: IssueKind::UnknownField,
-                        path: child,
+                        path: path.clone(),
                         message: "unknown field".into(),
                     }),
                 }
+                path.truncate(len);
             }
         }
         (Value::Array(i), Value::Array(t)) => {
             for (n, (a, b)) in i.iter().zip(t.iter()).enumerate() {
-                unknown_fields(a, b, &format!("{path}[{n}]"), out);
+                let len = path.len();
+                // Writing to a String cannot fail.
+                let _ = write!(path, "[{n}]");
+                unknown_fields(a, b, path, out);
+                path.truncate(len);
             }
         }
         _ => {}

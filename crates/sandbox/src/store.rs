@@ -198,9 +198,20 @@ impl Store {
 
     /// One object, if it exists.
     pub fn get(&self, key: &ResourceKey, namespace: Option<&str>, name: &str) -> Option<Value> {
-        self.lock()
-            .get(key, &ObjectKey::new(namespace, name))
-            .cloned()
+        self.get_shared(key, namespace, name)
+            .map(|object| Value::clone(&object))
+    }
+
+    /// One object as stored, shared: no copy is made (under the lock or after it) for a reader
+    /// that only looks at it.
+    pub fn get_shared(
+        &self,
+        key: &ResourceKey,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Arc<Value>> {
+        let okey = ObjectKey::new(namespace, name);
+        self.lock().get_shared(key, &okey)
     }
 
     /// The objects of a resource (in one namespace, or all with `None`), in key order, and the
@@ -214,7 +225,7 @@ impl Store {
                 objects
                     .iter()
                     .filter(|(k, _)| namespace.is_none_or(|ns| k.namespace == ns))
-                    .map(|(_, v)| v.clone())
+                    .map(|(_, v)| Value::clone(v))
                     .collect()
             })
             .unwrap_or_default();
@@ -238,7 +249,7 @@ impl Store {
                 objects
                     .iter()
                     .filter(|(k, v)| namespace.is_none_or(|ns| k.namespace == ns) && keep(v))
-                    .map(|(_, v)| v.clone())
+                    .map(|(_, v)| Value::clone(v))
                     .collect()
             })
             .unwrap_or_default();
@@ -356,7 +367,7 @@ impl Store {
                             .and_then(Value::as_str)
                             .and_then(|rv| rv.parse().ok())
                             .unwrap_or(0),
-                        object: Arc::new(object.clone()),
+                        object: Arc::clone(object),
                         previous: None,
                     })
                 })
@@ -420,7 +431,7 @@ impl Store {
                     objects.values().map(move |object| SnapshotObject {
                         group: k.group.clone(),
                         resource: k.resource.clone(),
-                        object: object.clone(),
+                        object: Value::clone(object),
                     })
                 })
                 .collect(),
@@ -450,7 +461,7 @@ impl Store {
                 .objects
                 .entry(key)
                 .or_default()
-                .insert(okey, entry.object);
+                .insert(okey, Arc::new(entry.object));
         }
         for entry in snapshot.logs {
             state.logs.entries.insert(entry.key, entry.log);

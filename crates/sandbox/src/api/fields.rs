@@ -183,14 +183,11 @@ pub(crate) fn check_applied(ctx: &Ctx<'_>, config: &Value) -> Result<(), ApiErro
 /// https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation
 pub(crate) fn finish(ctx: &Ctx<'_>, object: Value) -> Result<Value, ApiError> {
     let mode = validation_mode(ctx, "PatchOptions")?;
-    let mut object = match schema::check_write(&object, mode) {
-        Ok(warnings) => {
+    // One typed round trip decides the warnings and what `Warn`/`Ignore` drop.
+    let mut object = match schema::check_and_prune(&object, mode) {
+        Ok((warnings, pruned)) => {
             ctx.warn(warnings);
-            if mode == FieldValidation::Strict {
-                object
-            } else {
-                schema::prune_unknown(&object)
-            }
+            pruned.unwrap_or(object)
         }
         Err(e) => return Err(rejection(ctx, &object, e)),
     };

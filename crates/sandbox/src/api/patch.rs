@@ -188,7 +188,11 @@ fn server_side_apply(ctx: &Ctx<'_>, status: bool) -> ApiResult {
         .filter(|rv| !rv.is_empty())
         .map(str::to_owned);
     for _ in 0..RETRIES {
-        let Some(live) = ctx.store.get(ctx.info.key(), ctx.namespace(), ctx.name()) else {
+        // Read shared: the merge copies what it keeps, the live object itself is not copied.
+        let Some(live) = ctx
+            .store
+            .get_shared(ctx.info.key(), ctx.namespace(), ctx.name())
+        else {
             if status {
                 return Err(write::current(ctx)
                     .err()
@@ -221,7 +225,7 @@ fn server_side_apply(ctx: &Ctx<'_>, status: bool) -> ApiResult {
                 "the object has been modified; please apply your changes to the latest version and try again",
             ));
         }
-        let mut merged = ssa::apply(Some(&live), &config, &gvk, &options)
+        let mut merged = ssa::apply(Some(&*live), &config, &gvk, &options)
             .map_err(|e| fields::ssa_error(ctx, &e))?;
         if let Some(meta) = merged.get_mut("metadata").and_then(Value::as_object_mut)
             && let Some(rv) = live.pointer("/metadata/resourceVersion")

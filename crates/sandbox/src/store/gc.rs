@@ -36,7 +36,7 @@ pub(crate) fn orphan_dependents(state: &mut State, uid: &str) {
             objects
                 .values()
                 .filter(|o| owner_uids(o).contains(&uid))
-                .map(move |o| (k.clone(), o.clone()))
+                .map(move |o| (k.clone(), Value::clone(o)))
         })
         .collect();
     for (key, mut object) in dependents {
@@ -148,7 +148,7 @@ fn plan(state: &State) -> Vec<Action> {
                 && foreground.contains(uid)
                 && !owners_with_dependents.contains(uid)
             {
-                actions.push(Action::Finish(key.clone(), object.clone()));
+                actions.push(Action::Finish(key.clone(), Value::clone(object)));
             }
         }
     }

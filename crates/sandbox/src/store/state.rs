@@ -14,7 +14,9 @@ use super::{
     meta_str, metadata_mut, new_uid, now_timestamp, object_key, same_content, same_spec,
 };
 
-pub(crate) type Objects = BTreeMap<ResourceKey, BTreeMap<ObjectKey, Value>>;
+/// Stored objects are shared, never changed in place: a write stores a new version, and the
+/// store, the change history and the watchers hold one copy of each version between them.
+pub(crate) type Objects = BTreeMap<ResourceKey, BTreeMap<ObjectKey, Arc<Value>>>;
 
 /// The state behind the lock.
 pub(crate) struct State {
@@ -60,27 +62,26 @@ impl State {
             meta.insert("resourceVersion".to_owned(), Value::String(rv.to_string()));
         }
         let okey = object_key(&object);
-        let previous = self.get(key, &okey).map(|old| Arc::new(old.clone()));
-        match event_type {
+        let shared = Arc::new(object);
+        let previous = match event_type {
             EventType::Deleted => {
-                if let Some(objects) = self.objects.get_mut(key) {
-                    objects.remove(&okey);
-                }
                 if key == &ResourceKey::core("pods") {
                     self.logs.remove_pod(&okey.namespace, &okey.name);
                 }
-            }
-            EventType::Added | EventType::Modified => {
                 self.objects
-                    .entry(key.clone())
-                    .or_default()
-                    .insert(okey, object.clone());
+                    .get_mut(key)
+                    .and_then(|objects| objects.remove(&okey))
             }
-        }
+            EventType::Added | EventType::Modified => self
+                .objects
+                .entry(key.clone())
+                .or_default()
+                .insert(okey, Arc::clone(&shared)),
+        };
         let event = StoreEvent {
             event_type,
             resource: key.clone(),
-            object: Arc::new(object.clone()),
+            object: Arc::clone(&shared),
             resource_version: rv,
             previous,
         };
@@ -93,9 +94,10 @@ impl State {
         // No receivers is fine: nobody is watching.
         let _ = self.sender.send(event);
         if key == &crd_key() {
-            self.sync_crd(&object, event_type);
+            self.sync_crd(&shared, event_type);
         }
-        object
+        // The caller's copy; the stored version is shared with the history and the watchers.
+        Value::clone(&shared)
     }
 
     /// Keeps the registry in step with a CRD change; a deleted CRD takes its objects with it.
@@ -110,7 +112,7 @@ impl State {
             let doomed: Vec<Value> = self
                 .objects
                 .get(&storage)
-                .map(|objects| objects.values().cloned().collect())
+                .map(|objects| objects.values().map(|o| Value::clone(o)).collect())
                 .unwrap_or_default();
             for object in doomed {
                 self.commit(EventType::Deleted, &storage, object);
@@ -125,7 +127,12 @@ impl State {
     }
 
     pub(super) fn get(&self, key: &ResourceKey, okey: &ObjectKey) -> Option<&Value> {
-        self.objects.get(key)?.get(okey)
+        self.objects.get(key)?.get(okey).map(|o| &**o)
+    }
+
+    /// The stored version of an object, shared (no copy).
+    pub(super) fn get_shared(&self, key: &ResourceKey, okey: &ObjectKey) -> Option<Arc<Value>> {
+        self.objects.get(key)?.get(okey).cloned()
     }
 
     pub(super) fn not_found(key: &ResourceKey, okey: ObjectKey) -> StoreError {
@@ -208,9 +215,9 @@ impl State {
         opts: WriteOptions,
     ) -> Result<Value, StoreError> {
         let okey = object_key(&object);
+        // The stored version, shared: compared in place, copied only for a status write.
         let old = self
-            .get(key, &okey)
-            .cloned()
+            .get_shared(key, &okey)
             .ok_or_else(|| Self::not_found(key, okey.clone()))?;
         let (generation, status_subresource) = self.info(key).map_or((true, false), |info| {
             (info.generation, info.status_subresource)
@@ -231,7 +238,7 @@ impl State {
                 // A status write changes status only.
                 // https://kubernetes.io/docs/concepts/overview/working-with-objects/#object-spec-and-status
                 let status = object.get("status").cloned();
-                object = old.clone();
+                object = Value::clone(&old);
                 if let Some(map) = object.as_object_mut() {
                     match status {
                         Some(status) => map.insert("status".to_owned(), status),
@@ -266,7 +273,7 @@ impl State {
             "deletionGracePeriodSeconds",
             "generation",
         ] {
-            match old.pointer(&format!("/metadata/{field}")) {
+            match old.get("metadata").and_then(|m| m.get(field)) {
                 Some(v) => meta.insert(field.to_owned(), v.clone()),
                 None => meta.remove(field),
             };
@@ -299,7 +306,14 @@ impl State {
         // https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions
         let unchanged = same_content(&old, &object);
         if unchanged || opts.dry_run {
-            return Ok(if unchanged { old } else { object });
+            // Unchanged, `object` is the stored version: equal but for the resourceVersion,
+            // which it took from the stored one above.
+            let stored_version = old.pointer("/metadata/resourceVersion").is_some();
+            return Ok(if unchanged && !stored_version {
+                Value::clone(&old)
+            } else {
+                object
+            });
         }
         let finished =
             old.pointer("/metadata/deletionTimestamp").is_some() && finalizers(&object).is_empty();
