@@ -178,7 +178,7 @@ impl FieldSet {
                 continue;
             }
             let field = root.map(|t| t.field(key)).unwrap_or(FieldSchema::UNKNOWN);
-            let path = Path(vec![PathElement::Field(key.clone())]);
+            let path = Path(vec![PathElement::Field(key.as_str().into())]);
             if key == "metadata" {
                 if let Value::Object(meta) = value {
                     for (mkey, mvalue) in meta {
@@ -192,7 +192,7 @@ impl FieldSet {
                         walk_field(
                             mvalue,
                             &mfield,
-                            path.child(PathElement::Field(mkey.clone())),
+                            path.child(PathElement::Field(mkey.as_str().into())),
                             &mut out,
                         )?;
                     }
@@ -219,7 +219,7 @@ fn walk_field(
                 walk_field(
                     child,
                     &child_field,
-                    path.child(PathElement::Field(key.clone())),
+                    path.child(PathElement::Field(key.as_str().into())),
                     out,
                 )?;
             }
@@ -236,7 +236,7 @@ fn walk_field(
                         walk_field(
                             child,
                             &child_field,
-                            item_path.child(PathElement::Field(key.clone())),
+                            item_path.child(PathElement::Field(key.as_str().into())),
                             out,
                         )?;
                     }

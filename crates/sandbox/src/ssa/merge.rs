@@ -44,19 +44,20 @@ fn merge_map(
 ) -> Result<(), SsaError> {
     for (key, value) in config {
         let field = ty.map(|t| t.field(key)).unwrap_or(FieldSchema::UNKNOWN);
-        let child_path = path.child(PathElement::Field(key.clone()));
+        // The path only names a list item without its key in an error: made where lists can be.
+        let child_path = || path.child(PathElement::Field(key.as_str().into()));
         match (out.get_mut(key), value) {
             (_, Value::Null) => {
                 out.remove(key);
             }
             (Some(Value::Object(live)), Value::Object(c)) if !field.atomic => {
-                merge_map(live, c, field.child(), &child_path)?;
+                merge_map(live, c, field.child(), &child_path())?;
             }
             (Some(Value::Array(live)), Value::Array(c))
                 if field.ssa_list_type() != SsaListType::Atomic =>
             {
                 let items = std::mem::take(live);
-                *live = merge_list(items, c, &field, &child_path)?;
+                *live = merge_list(items, c, &field, &child_path())?;
             }
             (Some(slot), v) => *slot = v.clone(),
             (None, v) => {
@@ -175,7 +176,7 @@ pub(super) fn value_at<'a>(object: &'a Value, path: &Path) -> Option<&'a Value> 
     let mut current = object;
     for element in &path.0 {
         current = match (element, current) {
-            (PathElement::Field(name), Value::Object(map)) => map.get(name)?,
+            (PathElement::Field(name), Value::Object(map)) => map.get(&**name)?,
             (_, Value::Array(items)) => {
                 items
                     .iter()
@@ -197,7 +198,7 @@ pub(super) fn remove_at(object: &mut Value, path: &Path) {
     let mut current = object;
     for element in parents {
         let next = match (element, current) {
-            (PathElement::Field(name), Value::Object(map)) => map.get_mut(name),
+            (PathElement::Field(name), Value::Object(map)) => map.get_mut(&**name),
             (_, Value::Array(items)) => items
                 .iter_mut()
                 .enumerate()
@@ -212,7 +213,7 @@ pub(super) fn remove_at(object: &mut Value, path: &Path) {
     }
     match (last, current) {
         (PathElement::Field(name), Value::Object(map)) => {
-            map.remove(name);
+            map.remove(&**name);
         }
         (_, Value::Array(items)) => {
             if let Some(pos) = items
@@ -237,7 +238,7 @@ pub(super) fn drop_emptied_maps(
     let Value::Object(map) = object else { return };
     let keys: Vec<String> = map.keys().cloned().collect();
     for key in keys {
-        let child_path = path.child(PathElement::Field(key.clone()));
+        let child_path = path.child(PathElement::Field(key.as_str().into()));
         let was = before.get(&key);
         if let Some(child) = map.get_mut(&key)
             && child.is_object()

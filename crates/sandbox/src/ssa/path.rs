@@ -5,19 +5,21 @@
 //! a list of type `set` (`v:`), or an index (`i:`, only for lists of unknown type).
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 /// One step of a field path. Keys and values are held as canonical JSON (sorted keys,
-/// compact), which is both their `FieldsV1` spelling and a total order.
+/// compact), which is both their `FieldsV1` spelling and a total order. The text is shared:
+/// a path and the paths below it hold the same elements, so extending a path copies no text.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PathElement {
     /// A field of a map: `f:name`.
-    Field(String),
+    Field(Arc<str>),
     /// An item of a list of type `map`, by its key fields: `k:{"name":"web"}`.
-    Key(String),
+    Key(Arc<str>),
     /// An item of a list of type `set`, by its value: `v:"finalizer"`.
-    Value(String),
+    Value(Arc<str>),
     /// An item of a list by position: `i:0`.
     Index(usize),
 }
@@ -29,12 +31,12 @@ impl PathElement {
             .iter()
             .map(|(k, v)| ((*k).to_string(), v.clone()))
             .collect();
-        Self::Key(Value::Object(map).to_string())
+        Self::Key(Value::Object(map).to_string().into())
     }
 
     /// The value element of a set item.
     pub fn value(v: &Value) -> Self {
-        Self::Value(v.to_string())
+        Self::Value(v.to_string().into())
     }
 
     /// The `FieldsV1` key of this element (`f:spec`, `k:{"name":"x"}`, `v:"a"`, `i:0`).
@@ -51,15 +53,15 @@ impl PathElement {
     pub fn from_fields_v1_key(key: &str) -> Option<Self> {
         let (prefix, rest) = key.split_at_checked(2)?;
         match prefix {
-            "f:" => Some(Self::Field(rest.to_string())),
+            "f:" => Some(Self::Field(rest.into())),
             // Re-serialise so that equal keys compare equal whatever their spelling.
             "k:" => match serde_json::from_str::<Value>(rest).ok()? {
-                v @ Value::Object(_) => Some(Self::Key(v.to_string())),
+                v @ Value::Object(_) => Some(Self::Key(v.to_string().into())),
                 _ => None,
             },
             "v:" => serde_json::from_str::<Value>(rest)
                 .ok()
-                .map(|v| Self::Value(v.to_string())),
+                .map(|v| Self::Value(v.to_string().into())),
             "i:" => rest.parse().ok().map(Self::Index),
             _ => None,
         }
