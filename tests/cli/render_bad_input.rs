@@ -275,3 +275,17 @@ fn render_unsupported_kustomize_features_are_named_never_skipped() {
         "`environments/dev/kustomization.yaml`: `resources[0]`: remote resource `https://github.com/example/repo//app?ref=v1` is not supported",
     );
 }
+
+#[test]
+fn render_a_number_where_kustomize_wants_a_string_is_refused_not_rewritten() {
+    // Unquoted, `1.10` is the number 1.1: kustomize refuses it; a silent `nginx:1.1` or label
+    // `1.1` would deploy something else than what the file seems to say.
+    both_fail_with(
+        || ring_with("resources:\n- cm.yaml\nimages:\n- name: nginx\n  newTag: 1.10\n"),
+        "`environments/dev/kustomization.yaml`: `images[0]`: `newTag` must be a string, but the YAML holds the number `1.1`: quote the tag (`newTag: \"...\"`)",
+    );
+    both_fail_with(
+        || ring_with("resources:\n- cm.yaml\ncommonLabels:\n  version: 1.10\n"),
+        "`environments/dev/kustomization.yaml`: `commonLabels`: `version`: must be a string, but the YAML holds the number `1.1`: quote it",
+    );
+}

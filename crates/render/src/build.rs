@@ -13,7 +13,7 @@ use crate::fieldspec::FieldSpec;
 use crate::fs::FileSystem;
 use crate::generator::{GenKind, generate};
 use crate::kustomization::{
-    FILE_NAMES, Json6902Entry, Kustomization, PatchEntry, Selector, UNSUPPORTED_KEYS, scalar_text,
+    FILE_NAMES, Json6902Entry, Kustomization, PatchEntry, Selector, UNSUPPORTED_KEYS, label_text,
 };
 use crate::loader::{Loader, fs_error, shown};
 use crate::plugins::{self, PluginConfig};
@@ -73,9 +73,7 @@ fn string_map(
 ) -> Result<Map<String, Value>, RenderError> {
     let mut out = Map::new();
     for (k, v) in m {
-        let s = scalar_text(v).ok_or_else(|| {
-            RenderError::field(kfile, format!("{field}.{k}"), "the value must be a string")
-        })?;
+        let s = label_text(v).map_err(|e| RenderError::field(kfile, format!("{field}.{k}"), e))?;
         out.insert(k.clone(), Value::String(s));
     }
     Ok(out)

@@ -4,7 +4,7 @@ use base64::Engine;
 use serde_json::{Map, Value};
 
 use crate::error::RenderError;
-use crate::kustomization::{GeneratorArgs, GeneratorOptions, scalar_text};
+use crate::kustomization::{GeneratorArgs, GeneratorOptions, label_text};
 use crate::loader::Loader;
 use crate::resource::{Behavior, Resource};
 
@@ -149,10 +149,10 @@ pub fn generate(
     let mut immutable = false;
     for opts in [args.options.as_ref(), global].into_iter().flatten() {
         for (k, v) in &opts.labels {
-            labels.insert(k.clone(), Value::String(scalar_text(v).unwrap_or_default()));
+            labels.insert(k.clone(), Value::String(label_text(v).unwrap_or_default()));
         }
         for (k, v) in &opts.annotations {
-            annotations.insert(k.clone(), Value::String(scalar_text(v).unwrap_or_default()));
+            annotations.insert(k.clone(), Value::String(label_text(v).unwrap_or_default()));
         }
         disable_hash |= opts.disable_name_suffix_hash;
         immutable |= opts.immutable;

@@ -73,8 +73,10 @@ pub struct Kustomization {
     pub name_prefix: Option<String>,
     pub name_suffix: Option<String>,
     pub namespace: Option<String>,
+    #[serde(deserialize_with = "some_string_values")]
     pub common_labels: Option<BTreeMap<String, Value>>,
     pub labels: Vec<LabelEntry>,
+    #[serde(deserialize_with = "some_string_values")]
     pub common_annotations: Option<BTreeMap<String, Value>>,
     pub patches_strategic_merge: Vec<String>,
     pub patches_json6902: Vec<Json6902Entry>,
@@ -100,6 +102,7 @@ pub struct Kustomization {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct LabelEntry {
+    #[serde(deserialize_with = "string_values")]
     pub pairs: BTreeMap<String, Value>,
     pub include_selectors: bool,
     pub include_templates: bool,
@@ -155,9 +158,56 @@ pub struct Selector {
 pub struct ImageEntry {
     pub name: String,
     pub new_name: String,
-    pub new_tag: Option<Value>,
+    /// A string, as in kustomize: an unquoted `newTag: 1.10` is a number there (refused,
+    /// never turned into the tag `1.1`).
+    #[serde(deserialize_with = "quoted_tag")]
+    pub new_tag: Option<String>,
     pub digest: String,
     pub tag_suffix: String,
+}
+
+/// A label or annotation value as kustomize reads it (Go `map[string]string`): a string, or
+/// nothing (an empty value). A number or boolean is refused, as kustomize does, rather than
+/// turned into text: `version: 1.10` would otherwise become the label `1.1`.
+pub fn label_text(v: &Value) -> Result<String, String> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Null => Ok(String::new()),
+        Value::Number(_) | Value::Bool(_) => Err(format!(
+            "must be a string, but the YAML holds the {} `{v}`: quote it",
+            if v.is_number() { "number" } else { "boolean" }
+        )),
+        _ => Err("must be a string".into()),
+    }
+}
+
+fn string_values<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, Value>, D::Error> {
+    let map = BTreeMap::<String, Value>::deserialize(d)?;
+    for (k, v) in &map {
+        label_text(v).map_err(|e| serde::de::Error::custom(format!("`{k}`: {e}")))?;
+    }
+    Ok(map)
+}
+
+fn some_string_values<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<BTreeMap<String, Value>>, D::Error> {
+    string_values(d).map(Some)
+}
+
+/// `newTag` as kustomize reads it: a string, or an error that says why a number is refused.
+fn quoted_tag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "`newTag` must be a string, but the YAML holds the {} `{other}`: quote the tag \
+             (`newTag: \"...\"`)",
+            if other.is_number() { "number" } else { "value" }
+        ))),
+    }
 }
 
 /// A `replicas` entry.
@@ -204,7 +254,9 @@ pub struct GeneratorArgs {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct GeneratorOptions {
+    #[serde(deserialize_with = "string_values")]
     pub labels: BTreeMap<String, Value>,
+    #[serde(deserialize_with = "string_values")]
     pub annotations: BTreeMap<String, Value>,
     pub disable_name_suffix_hash: bool,
     pub immutable: bool,
@@ -300,6 +352,33 @@ mod tests {
         assert_eq!(err.0, "namespace");
         let err = Kustomization::from_value(json!({"resources": "a.yaml"})).unwrap_err();
         assert_eq!(err.0, "resources");
+    }
+
+    #[test]
+    fn an_unquoted_numeric_tag_is_refused_not_shortened() {
+        // `newTag: 1.10` is the number 1.1 in YAML; kustomize refuses it too.
+        let err = Kustomization::from_value(json!({"images": [{"name": "a", "newTag": 1.1}]}))
+            .unwrap_err();
+        assert_eq!(err.0, "images[0]");
+        assert!(err.1.contains("`newTag` must be a string"), "{}", err.1);
+        let k = Kustomization::from_value(json!({"images": [{"name": "a", "newTag": "1.10"}]}))
+            .unwrap();
+        assert_eq!(k.images[0].new_tag.as_deref(), Some("1.10"));
+    }
+
+    #[test]
+    fn label_values_must_be_strings_as_in_kustomize() {
+        let err = Kustomization::from_value(json!({"commonLabels": {"version": 1.1}})).unwrap_err();
+        assert_eq!(err.0, "commonLabels");
+        assert!(err.1.contains("`version`: must be a string"), "{}", err.1);
+        let err = Kustomization::from_value(json!({
+            "configMapGenerator": [{"name": "a", "options": {"labels": {"on": true}}}]
+        }))
+        .unwrap_err();
+        assert_eq!(err.0, "configMapGenerator[0]");
+        let k = Kustomization::from_value(json!({"labels": [{"pairs": {"a": "1", "b": null}}]}))
+            .unwrap();
+        assert_eq!(label_text(&k.labels[0].pairs["b"]).unwrap(), "");
     }
 
     #[test]

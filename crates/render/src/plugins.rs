@@ -11,7 +11,7 @@ use crate::error::RenderError;
 use crate::fieldspec::FieldSpec;
 use crate::generator::{GenKind, generate};
 use crate::kustomization::{
-    FieldSpecEntry, GeneratorArgs, ImageEntry, Json6902Entry, PatchEntry, scalar_text,
+    FieldSpecEntry, GeneratorArgs, ImageEntry, Json6902Entry, PatchEntry, label_text, scalar_text,
 };
 use crate::loader::Loader;
 use crate::resmap::ResMap;
@@ -70,12 +70,8 @@ impl PluginConfig {
         let raw: Map<String, Value> = self.get(ldr, key)?;
         let mut out = Map::new();
         for (k, v) in raw {
-            let s = scalar_text(&v).ok_or_else(|| {
-                RenderError::field(
-                    &ldr.kfile,
-                    format!("{}.{key}.{k}", self.field),
-                    "the value must be a string",
-                )
+            let s = label_text(&v).map_err(|e| {
+                RenderError::field(&ldr.kfile, format!("{}.{key}.{k}", self.field), e)
             })?;
             out.insert(k, Value::String(s));
         }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::fieldspec::{FieldSpec, Leaf, walk};
-use crate::kustomization::{ImageEntry, scalar_text};
+use crate::kustomization::ImageEntry;
 use crate::resmap::ResMap;
 
 /// Split an image reference into name, tag and digest (kustomize's `image.Split`).
@@ -94,11 +94,7 @@ impl<'a> Images<'a> {
         let mut odd = Vec::new();
         let mut entries = Vec::new();
         for (i, img) in list.iter().enumerate() {
-            let tag = img
-                .new_tag
-                .as_ref()
-                .and_then(scalar_text)
-                .unwrap_or_default();
+            let tag = img.new_tag.clone().unwrap_or_default();
             entries.push((img, tag));
             if split(&img.name).0 == img.name {
                 by_name.entry(img.name.as_str()).or_default().push(i);
