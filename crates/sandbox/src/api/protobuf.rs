@@ -446,6 +446,21 @@ mod tests {
     }
 
     #[test]
+    fn decodes_kubectl_autoscale() {
+        // kubectl autoscale deployment made --min=2 --max=5 --cpu-percent=80
+        let body = hex(
+            "6b3873000a290a0e6175746f7363616c696e672f76321217486f72697a6f6e74616c506f644175746f7363616c657212630a140a046d61646512001a0022002a0032003800420012450a1b0a0a4465706c6f796d656e7412046d6164651a07617070732f76311002180522220a085265736f7572636522160a03637075120f0a0b5574696c697a6174696f6e20501a04180020001a002200",
+        );
+        assert_eq!(
+            decode(&body, &[]).unwrap()["spec"],
+            json!({"scaleTargetRef": {"kind": "Deployment", "name": "made", "apiVersion": "apps/v1"},
+                "minReplicas": 2, "maxReplicas": 5,
+                "metrics": [{"type": "Resource", "resource": {"name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": 80}}}]})
+        );
+    }
+
+    #[test]
     fn a_field_with_a_value_the_table_does_not_name_is_415_and_an_empty_one_is_skipped() {
         // A ConfigMap {metadata: {name: "a"}} with field 9 (not a ConfigMap field) added.
         let with = |extra: &[u8]| {

@@ -303,6 +303,37 @@ pub(super) const INGRESS: &[Field] = &[
     STATUS,
 ];
 
+// autoscaling/v2
+const CROSS_VERSION_OBJECT_REFERENCE: &[Field] = &[
+    f(1, "kind", Ty::Str),
+    f(2, "name", Ty::Str),
+    f(3, "apiVersion", Ty::Str),
+];
+const METRIC_TARGET: &[Field] = &[
+    f(1, "type", Ty::Str),
+    f(4, "averageUtilization", Ty::OptInt),
+];
+const RESOURCE_METRIC_SOURCE: &[Field] = &[
+    f(1, "name", Ty::Str),
+    f(2, "target", Ty::Msg(METRIC_TARGET)),
+];
+const METRIC_SPEC: &[Field] = &[
+    f(1, "type", Ty::Str),
+    f(4, "resource", Ty::Msg(RESOURCE_METRIC_SOURCE)),
+];
+const HPA_SPEC: &[Field] = &[
+    f(1, "scaleTargetRef", Ty::Msg(CROSS_VERSION_OBJECT_REFERENCE)),
+    f(2, "minReplicas", Ty::OptInt),
+    f(3, "maxReplicas", Ty::Int),
+    rep(4, "metrics", Ty::Msg(METRIC_SPEC)),
+];
+/// What `kubectl autoscale` sends.
+pub(super) const HORIZONTAL_POD_AUTOSCALER: &[Field] = &[
+    f(1, "metadata", Ty::Msg(OBJECT_META)),
+    f(2, "spec", Ty::Msg(HPA_SPEC)),
+    STATUS,
+];
+
 /// `TypeMeta` of the `runtime.Unknown` envelope.
 pub(super) const TYPE_META: &[Field] = &[f(1, "apiVersion", Ty::Str), f(2, "kind", Ty::Str)];
 
@@ -322,6 +353,7 @@ pub(super) fn schema(api_version: &str, kind: &str) -> Option<&'static [Field]> 
         (RBAC, "RoleBinding" | "ClusterRoleBinding") => Some(ROLE_BINDING),
         ("policy/v1", "PodDisruptionBudget") => Some(POD_DISRUPTION_BUDGET),
         ("networking.k8s.io/v1", "Ingress") => Some(INGRESS),
+        ("autoscaling/v2", "HorizontalPodAutoscaler") => Some(HORIZONTAL_POD_AUTOSCALER),
         _ => None,
     }
 }
