@@ -121,6 +121,20 @@ fn render_invalid_yaml_in_the_kustomization_gives_the_line() {
 }
 
 #[test]
+fn render_invalid_yaml_in_an_inline_patch_names_the_field() {
+    // The parser's line counts from the start of the inline text: the error says so instead
+    // of pointing at line 4 of the kustomization.
+    both_fail_with(
+        || {
+            ring_with(
+                "resources:\n- cm.yaml\npatches:\n- patch: |-\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: [settings\n",
+            )
+        },
+        "`environments/dev/kustomization.yaml`: `patches[0].patch`: invalid YAML (line 4 of the inline text): unclosed bracket '[' at line 4, column 9",
+    );
+}
+
+#[test]
 fn render_a_patch_that_matches_nothing() {
     // A patch without a target patches the object it names; naming one that is not there is
     // an error (kustomize: "no resource matches strategic merge patch").

@@ -62,6 +62,19 @@ fn parse_yaml(path: &Path, text: &str) -> Result<Vec<Value>, RenderError> {
     yaml::parse_documents(text).map_err(|e| RenderError::yaml(path, &e))
 }
 
+/// Parse YAML written inline in a kustomization (a patch, a plugin config). Its line numbers
+/// count from the start of the inline text, not of the file, so the error names the field
+/// and says so rather than pointing at a wrong line of the kustomization.
+fn parse_inline(kfile: &Path, field: &str, text: &str) -> Result<Vec<Value>, RenderError> {
+    yaml::parse_documents(text).map_err(|e| {
+        let at = e
+            .line
+            .map(|l| format!(" (line {l} of the inline text)"))
+            .unwrap_or_default();
+        RenderError::field(kfile, field, format!("invalid YAML{at}: {}", e.message))
+    })
+}
+
 fn text_of(path: &Path, bytes: Vec<u8>) -> Result<String, RenderError> {
     String::from_utf8(bytes).map_err(|_| RenderError::file(path, "not UTF-8 text"))
 }
@@ -327,7 +340,7 @@ impl<'a> Builder<'a> {
         for (i, entry) in entries.iter().enumerate() {
             let f = format!("{field}[{i}]");
             let docs: Vec<Value> = if entry.contains('\n') {
-                parse_yaml(&ldr.kfile, entry)?
+                parse_inline(&ldr.kfile, &f, entry)?
             } else {
                 let path = ldr.resolve(entry, &f)?;
                 if self.fs.is_dir(&path) {
@@ -550,7 +563,7 @@ pub(crate) fn smp_entry(
 ) -> Result<(), RenderError> {
     let kfile = &ldr.kfile;
     let docs = if entry.contains('\n') {
-        parse_yaml(kfile, entry)?
+        parse_inline(kfile, field, entry)?
     } else {
         let (path, text) = ldr.read_text(entry, field)?;
         parse_yaml(&path, &text)?
@@ -588,7 +601,7 @@ pub(crate) fn patch_entry(
             let (path, text) = ldr.read_text(path, &format!("{field}.path"))?;
             parse_yaml(&path, &text)?
         }
-        (None, Some(inline)) => parse_yaml(kfile, inline)?,
+        (None, Some(inline)) => parse_inline(kfile, &format!("{field}.patch"), inline)?,
     };
     let body = parse_body(docs).map_err(|e| RenderError::field(kfile, field, e))?;
     let mut opts = PatchOptions::default();
@@ -623,7 +636,7 @@ pub(crate) fn json6902_entry(
             let (path, text) = ldr.read_text(path, &format!("{field}.path"))?;
             parse_yaml(&path, &text)?
         }
-        (None, Some(inline)) => parse_yaml(kfile, inline)?,
+        (None, Some(inline)) => parse_inline(kfile, &format!("{field}.patch"), inline)?,
         _ => {
             return Err(RenderError::field(
                 kfile,
