@@ -311,7 +311,22 @@ fn validation_issues(object: &Value, gvk: Option<&Gvk>) -> Vec<Issue> {
 }
 
 fn typed<T: DeserializeOwned + Serialize>(object: &Value) -> Result<Value, Issue> {
-    let decoded: T = serde_path_to_error::deserialize(object).map_err(|e| {
+    // Decoded without tracking the path first (the tracker copies every key it passes); only a
+    // failure is decoded again with it, for the path the error names.
+    let decoded: T = match T::deserialize(object) {
+        Ok(decoded) => decoded,
+        Err(_) => decode_tracked(object)?,
+    };
+    serde_json::to_value(&decoded).map_err(|e| Issue {
+        kind: IssueKind::WrongType,
+        path: String::new(),
+        message: e.to_string(),
+    })
+}
+
+/// Decode with the path of the failing field; the error as an [`Issue`].
+fn decode_tracked<T: DeserializeOwned>(object: &Value) -> Result<T, Issue> {
+    serde_path_to_error::deserialize(object).map_err(|e| {
         let path = e.path().to_string();
         let message = e.inner().to_string();
         // A missing non-optional field surfaces as a decoding error; it is a required field.
@@ -335,11 +350,6 @@ fn typed<T: DeserializeOwned + Serialize>(object: &Value) -> Result<Value, Issue
             path,
             message,
         }
-    })?;
-    serde_json::to_value(&decoded).map_err(|e| Issue {
-        kind: IssueKind::WrongType,
-        path: String::new(),
-        message: e.to_string(),
     })
 }
 

@@ -241,6 +241,18 @@ impl Store {
         namespace: Option<&str>,
         keep: impl Fn(&Value) -> bool,
     ) -> (Vec<Value>, u64) {
+        let (items, rv) = self.list_matching_shared(key, namespace, keep);
+        (items.iter().map(|o| Value::clone(o)).collect(), rv)
+    }
+
+    /// [`Store::list_matching`] of the stored versions, shared: nothing is copied, for readers
+    /// that only serialise or look at them (a paged LIST of thousands of objects).
+    pub fn list_matching_shared(
+        &self,
+        key: &ResourceKey,
+        namespace: Option<&str>,
+        keep: impl Fn(&Value) -> bool,
+    ) -> (Vec<Arc<Value>>, u64) {
         let state = self.lock();
         let items = state
             .objects
@@ -249,7 +261,7 @@ impl Store {
                 objects
                     .iter()
                     .filter(|(k, v)| namespace.is_none_or(|ns| k.namespace == ns) && keep(v))
-                    .map(|(_, v)| Value::clone(v))
+                    .map(|(_, v)| Arc::clone(v))
                     .collect()
             })
             .unwrap_or_default();

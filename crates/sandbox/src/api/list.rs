@@ -2,14 +2,18 @@
 //!
 //! https://kubernetes.io/docs/reference/using-api/api-concepts/#retrieving-large-results-sets-in-chunks
 
+use std::borrow::Borrow;
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::StatusCode;
+use serde::ser::{Serialize, SerializeMap as _, Serializer};
 use serde_json::{Value, json};
 
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
-use super::{ApiResult, Ctx, json_response, table};
+use super::{ApiResult, Ctx, json_response, json_response_of, table};
 use crate::store::{ObjectKey, ResourceInfo, meta_str};
 
 /// The object as served in the requested version: custom resources take the version asked for
@@ -95,14 +99,19 @@ fn list_item(info: &ResourceInfo, mut object: Value) -> Value {
     object
 }
 
-/// `GET` on a collection.
-pub(crate) fn list(ctx: &Ctx<'_>) -> ApiResult {
-    let (mut items, current_rv) = selected(ctx)?;
+/// The page a list request asks for (`continue`, `limit`) cut from the selected items, and the
+/// list's `metadata`.
+fn page<T: Borrow<Value>>(
+    ctx: &Ctx<'_>,
+    items: &mut Vec<T>,
+    current_rv: u64,
+) -> Result<Value, ApiError> {
     let mut rv = current_rv;
     if let Some(token) = &ctx.query.continue_token {
         let (token_rv, after) = decode_continue(token)?;
         rv = token_rv;
         items.retain(|o| {
+            let o = o.borrow();
             ObjectKey::new(
                 meta_str(o, "namespace"),
                 meta_str(o, "name").unwrap_or_default(),
@@ -114,6 +123,7 @@ pub(crate) fn list(ctx: &Ctx<'_>) -> ApiResult {
         let remaining = items.len() - ctx.query.limit;
         items.truncate(ctx.query.limit);
         if let Some(last) = items.last() {
+            let last = last.borrow();
             let key = ObjectKey::new(
                 meta_str(last, "namespace"),
                 meta_str(last, "name").unwrap_or_default(),
@@ -125,6 +135,83 @@ pub(crate) fn list(ctx: &Ctx<'_>) -> ApiResult {
             metadata["remainingItemCount"] = json!(remaining);
         }
     }
+    Ok(metadata)
+}
+
+/// A built-in kind's list item written straight from the stored object: [`list_item`] of it,
+/// without a copy (the keys it drops are skipped as the map is written).
+struct SharedItem<'a>(&'a Value);
+
+impl Serialize for SharedItem<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Value::Object(map) = self.0 else {
+            return self.0.serialize(serializer);
+        };
+        let kept = |k: &String| k != "apiVersion" && k != "kind";
+        let mut out = serializer.serialize_map(Some(map.keys().filter(|k| kept(k)).count()))?;
+        for (k, v) in map.iter().filter(|(k, _)| kept(k)) {
+            out.serialize_entry(k, v)?;
+        }
+        out.end()
+    }
+}
+
+/// The list body of shared items, its fields in the order a `json!` map of them would have.
+struct SharedList<'a> {
+    kind: String,
+    api_version: String,
+    metadata: Value,
+    items: &'a [Arc<Value>],
+}
+
+impl Serialize for SharedList<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let order = json!({"kind": 0, "apiVersion": 0, "metadata": 0, "items": 0});
+        let mut out = serializer.serialize_map(Some(4))?;
+        for key in order.as_object().into_iter().flat_map(|m| m.keys()) {
+            match key.as_str() {
+                "kind" => out.serialize_entry(key, &self.kind)?,
+                "apiVersion" => out.serialize_entry(key, &self.api_version)?,
+                "metadata" => out.serialize_entry(key, &self.metadata)?,
+                _ => out.serialize_entry(
+                    key,
+                    &self.items.iter().map(|o| SharedItem(o)).collect::<Vec<_>>(),
+                )?,
+            }
+        }
+        out.end()
+    }
+}
+
+/// `GET` on a collection.
+pub(crate) fn list(ctx: &Ctx<'_>) -> ApiResult {
+    // A built-in kind's objects are written from the store's shared versions, uncopied: their
+    // version changes nothing (`for_version` only touches custom resources and events.k8s.io).
+    if !ctx.info.custom && ctx.info.group != "events.k8s.io" && !table::wants_table(ctx.headers) {
+        let labels = LabelSelector::parse(ctx.query.label_selector.as_deref().unwrap_or_default())?;
+        let fields = FieldSelector::parse(
+            ctx.query.field_selector.as_deref().unwrap_or_default(),
+            &ctx.info.group,
+            &ctx.info.plural,
+        )?;
+        let (mut items, current_rv) =
+            ctx.store
+                .list_matching_shared(ctx.info.key(), ctx.namespace(), |o| {
+                    labels.matches(o) && fields.matches(o)
+                });
+        let metadata = page(ctx, &mut items, current_rv)?;
+        return Ok(json_response_of(
+            StatusCode::OK,
+            &SharedList {
+                kind: format!("{}List", ctx.info.kind),
+                api_version: ctx.info.api_version(),
+                metadata,
+                items: &items,
+            },
+        ));
+    }
+    let (mut items, current_rv) = selected(ctx)?;
+    let metadata = page(ctx, &mut items, current_rv)?;
     if table::wants_table(ctx.headers) {
         return Ok(json_response(
             StatusCode::OK,
@@ -154,5 +241,40 @@ mod tests {
         let token = encode_continue(42, &key);
         assert_eq!(decode_continue(&token).ok(), Some((42, key)));
         assert!(decode_continue("not-base64!").is_err());
+    }
+
+    #[test]
+    fn a_shared_list_is_written_as_the_copied_list_body() {
+        let items: Vec<Arc<Value>> = vec![
+            Arc::new(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "a", "namespace": "n"}, "data": {"k": "v\"q"}})),
+            Arc::new(
+                json!({"metadata": {"name": "b"}, "kind": "ConfigMap", "zeta": [1, 2.5, null]}),
+            ),
+        ];
+        let metadata = json!({"resourceVersion": "7", "continue": "x"});
+        let copied = json!({
+            "kind": "ConfigMapList",
+            "apiVersion": "v1",
+            "metadata": metadata.clone(),
+            "items": items.iter().map(|o| {
+                let mut o = Value::clone(o);
+                if let Some(map) = o.as_object_mut() {
+                    map.remove("apiVersion");
+                    map.remove("kind");
+                }
+                o
+            }).collect::<Vec<_>>(),
+        });
+        let shared = SharedList {
+            kind: "ConfigMapList".into(),
+            api_version: "v1".into(),
+            metadata,
+            items: &items,
+        };
+        assert_eq!(
+            serde_json::to_string(&shared).unwrap(),
+            serde_json::to_string(&copied).unwrap()
+        );
     }
 }

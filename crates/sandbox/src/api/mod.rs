@@ -74,7 +74,15 @@ impl Ctx<'_> {
 
 /// A JSON response.
 pub fn json_response(code: StatusCode, value: &Value) -> Response<ResponseBody> {
-    // Serialising a `Value` cannot fail.
+    json_response_of(code, value)
+}
+
+/// A JSON response of anything serialisable as JSON (a list written from shared objects).
+pub(crate) fn json_response_of<T: serde::Serialize + ?Sized>(
+    code: StatusCode,
+    value: &T,
+) -> Response<ResponseBody> {
+    // Serialising JSON values (maps with string keys) cannot fail.
     let bytes = serde_json::to_vec(value).unwrap_or_default();
     let mut response = Response::new(ResponseBody::full(bytes));
     *response.status_mut() = code;
