@@ -62,6 +62,18 @@ fn parse_yaml(path: &Path, text: &str) -> Result<Vec<Value>, RenderError> {
     yaml::parse_documents(text).map_err(|e| RenderError::yaml(path, &e))
 }
 
+/// Remove `metadata.annotations` when it is an empty mapping (see [`Builder::build`]).
+pub(crate) fn drop_empty_annotations(obj: &mut Map<String, Value>) {
+    if let Some(Value::Object(meta)) = obj.get_mut("metadata")
+        && meta
+            .get("annotations")
+            .and_then(Value::as_object)
+            .is_some_and(Map::is_empty)
+    {
+        meta.remove("annotations");
+    }
+}
+
 /// Parse YAML written inline in a kustomization (a patch, a plugin config). Its line numbers
 /// count from the start of the inline text, not of the file, so the error names the field
 /// and says so rather than pointing at a wrong line of the kustomization.
@@ -229,6 +241,11 @@ impl<'a> Builder<'a> {
                 .and_then(Value::as_str)
                 != Some("true")
         });
+        // kustomize keeps internal annotations on every object while it builds and clears
+        // the map when it is empty at the end, so `annotations: {}` never reaches its output.
+        for r in acc.res.iter_mut() {
+            drop_empty_annotations(&mut r.obj);
+        }
 
         let mut list = acc.res.into_vec();
         let opts = top.k.sort_options.clone().unwrap_or_default();

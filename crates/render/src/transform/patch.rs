@@ -113,6 +113,13 @@ pub fn smp_one(r: &mut Resource, patch: &Value, opts: PatchOptions) -> Result<bo
 
 /// Apply a JSON 6902 patch to one object.
 pub fn json_one(r: &mut Resource, ops: &json_patch::Patch) -> Result<(), String> {
+    // While kustomize builds, every object carries internal annotations, so a patch may
+    // `add /metadata/annotations/x` to an object that has none in its file (but not
+    // `/metadata/labels/x`: labels get no such help). An empty map is dropped again after.
+    if let Some(Value::Object(meta)) = r.obj.get_mut("metadata") {
+        meta.entry("annotations")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    }
     let mut doc = Value::Object(std::mem::take(&mut r.obj));
     let mut res = Ok(());
     for op in ops.iter() {
@@ -135,6 +142,7 @@ pub fn json_one(r: &mut Resource, ops: &json_patch::Patch) -> Result<(), String>
     if let Value::Object(m) = doc {
         r.obj = m;
     }
+    crate::build::drop_empty_annotations(&mut r.obj);
     res
 }
 
