@@ -607,8 +607,32 @@ fn write_status(
             meta::set(&mut status, field, json!(value));
         }
     }
+    // The Deployment carries its newest ReplicaSet's revision, as the real controller writes
+    // it (`kubectl describe deployment` shows it; `kubectl rollout undo` replaces the
+    // Deployment's annotations with a JSON patch that needs them to exist):
+    // https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#checking-rollout-history-of-a-deployment
+    let revision_of = |object: &Value| {
+        object
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(REVISION))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let mut deployment = std::borrow::Cow::Borrowed(deployment);
+    if let Some(newest) = new_index.and_then(|i| owned.get(i)).and_then(revision_of)
+        && revision_of(&deployment).as_deref() != Some(newest.as_str())
+    {
+        let mut annotated = deployment.clone().into_owned();
+        if let Some(metadata) = annotated.get_mut("metadata").and_then(Value::as_object_mut) {
+            let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
+            meta::set(annotations, REVISION, json!(newest));
+        }
+        if let Ok(stored) = ctx.store.update(&keys::deployments(), annotated) {
+            deployment = std::borrow::Cow::Owned(stored);
+        }
+    }
     if deployment.get("status") != Some(&status) {
-        let mut updated_deployment = deployment.clone();
+        let mut updated_deployment = deployment.into_owned();
         meta::set(&mut updated_deployment, "status", status);
         let _ = ctx
             .store

@@ -173,6 +173,15 @@ fn a_new_image_rolls_to_a_new_replicaset_and_scaling_to_zero_and_back_works() {
     let mut web = store
         .get(&keys::deployments(), Some("default"), "web")
         .unwrap();
+    // The Deployment carries its newest ReplicaSet's revision (`kubectl rollout undo` needs it).
+    assert_eq!(
+        web["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "1"
+    );
+    assert_eq!(
+        web["metadata"]["generation"], 1,
+        "an annotation is not a spec change"
+    );
     web["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.26");
     store.update(&keys::deployments(), web).unwrap();
     controllers.settle(Duration::from_secs(10));
@@ -199,6 +208,10 @@ fn a_new_image_rolls_to_a_new_replicaset_and_scaling_to_zero_and_back_works() {
         .get(&keys::deployments(), Some("default"), "web")
         .unwrap();
     assert_eq!(web["status"]["observedGeneration"], 2);
+    assert_eq!(
+        web["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "2"
+    );
     assert_eq!(web["status"]["updatedReplicas"], 3);
     assert_eq!(
         condition(&web, "Progressing")["reason"],
