@@ -15,10 +15,11 @@ use super::fieldset::{item_element, item_schema};
 use super::path::{Path, PathElement};
 
 /// Merge `config` into `live` (both whole objects of the type `ty`); the configuration wins.
+/// The result has no `metadata.managedFields`: the apply writes them anew.
 ///
-/// The live object is copied once and the configuration merged into the copy in place (a
-/// copy per nested map, replaced right after by its merged version, cost a multiple of the
-/// object on every apply).
+/// The live object is copied once (without its managedFields, often the largest part of it)
+/// and the configuration merged into the copy in place (a copy per nested map, replaced right
+/// after by its merged version, cost a multiple of the object on every apply).
 pub(super) fn merge_object(
     live: &Value,
     config: &Value,
@@ -28,7 +29,21 @@ pub(super) fn merge_object(
         return Err(SsaError::NotAnObject);
     };
     let mut out = match live {
-        Value::Object(map) => map.clone(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(key, value)| {
+                let value = match value {
+                    Value::Object(meta) if key == "metadata" => Value::Object(
+                        meta.iter()
+                            .filter(|(k, _)| k.as_str() != "managedFields")
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    ),
+                    other => other.clone(),
+                };
+                (key.clone(), value)
+            })
+            .collect(),
         _ => Map::new(),
     };
     merge_map(&mut out, config_map, ty, &Path::default())?;

@@ -248,8 +248,8 @@ pub fn apply(
     entries.push(me);
     // A no-op apply leaves the object as it was, managedFields' time included, so that
     // re-applying an unchanged configuration does not make a new resourceVersion. Only an
-    // object equal to the live one but for managedFields can be that: the live object is then
-    // the answer when its managedFields are the entries with the applier's time kept.
+    // object equal to the live one but for managedFields can be that: it is the live object
+    // when the live managedFields are the entries with the applier's time kept.
     if let (Some(live), Some(time)) = (live, last_time)
         && equal_but_managed_fields(&merged, live)
         && merged.get("metadata").is_some_and(Value::is_object)
@@ -257,8 +257,14 @@ pub fn apply(
         let now = entries
             .last_mut()
             .and_then(|entry| entry.time.replace(time));
-        if managed_fields_value(&entries).as_ref() == live.pointer("/metadata/managedFields") {
-            return Ok(live.clone());
+        let unchanged = managed_fields_value(&entries);
+        if unchanged.as_ref() == live.pointer("/metadata/managedFields") {
+            // `merged` (without managedFields) and the live ones: equal to the live object.
+            if let (Some(list), Some(Value::Object(meta))) = (unchanged, merged.get_mut("metadata"))
+            {
+                meta.insert("managedFields".into(), list);
+            }
+            return Ok(merged);
         }
         if let Some(entry) = entries.last_mut() {
             entry.time = now;
