@@ -95,6 +95,44 @@ impl LiveLists {
     }
 }
 
+/// The scopes [`Cluster::list_live`] lists for `objects`: those holding at least
+/// [`LIST_AT_LEAST`] of them. An object elsewhere is read with a GET.
+#[derive(Debug, Default)]
+pub struct Crowded(BTreeSet<Scope>);
+
+impl Crowded {
+    /// The crowded scopes of `objects`.
+    pub fn of<'a>(objects: impl IntoIterator<Item = (&'a Kind, &'a ObjectRef)>) -> Self {
+        Self(
+            wanted(objects)
+                .into_iter()
+                .map(|(scope, _)| scope)
+                .collect(),
+        )
+    }
+
+    /// Whether the object's scope is listed.
+    pub fn contains(&self, kind: &Kind, id: &ObjectRef) -> bool {
+        self.0.contains(&Scope::of(kind, id.namespace.as_deref()))
+    }
+}
+
+/// The scopes to list, each with its kind and the names rendered there.
+fn wanted<'a>(
+    objects: impl IntoIterator<Item = (&'a Kind, &'a ObjectRef)>,
+) -> BTreeMap<Scope, (&'a Kind, BTreeSet<&'a str>)> {
+    let mut wanted: BTreeMap<Scope, (&Kind, BTreeSet<&str>)> = BTreeMap::new();
+    for (kind, id) in objects {
+        wanted
+            .entry(Scope::of(kind, id.namespace.as_deref()))
+            .or_insert_with(|| (kind, BTreeSet::new()))
+            .1
+            .insert(id.name.as_str());
+    }
+    wanted.retain(|_, (_, names)| names.len() >= LIST_AT_LEAST);
+    wanted
+}
+
 fn part_of(object: &Value) -> Option<&str> {
     object
         .pointer("/metadata/labels")
@@ -111,15 +149,7 @@ impl Cluster {
         objects: impl IntoIterator<Item = (&'a Kind, &'a ObjectRef)>,
         applyset_id: &str,
     ) -> Result<LiveLists, ClusterError> {
-        let mut wanted: BTreeMap<Scope, (&Kind, BTreeSet<&str>)> = BTreeMap::new();
-        for (kind, id) in objects {
-            wanted
-                .entry(Scope::of(kind, id.namespace.as_deref()))
-                .or_insert_with(|| (kind, BTreeSet::new()))
-                .1
-                .insert(id.name.as_str());
-        }
-        wanted.retain(|_, (_, names)| names.len() >= LIST_AT_LEAST);
+        let wanted = wanted(objects);
         let listed: Vec<Option<(Scope, Listed)>> = futures::stream::iter(wanted)
             .map(|(scope, (kind, names))| async move {
                 let namespace = scope.namespace.as_deref();

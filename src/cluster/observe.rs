@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::Cluster;
 use super::error::{ClusterError, describe};
 use super::kinds::Kind;
-use super::live::LiveLists;
+use super::live::{Crowded, LiveLists};
 use crate::plan::inventory::{self, Inventory, PART_OF_LABEL};
 use crate::plan::{DryRun, Observation};
 
@@ -116,8 +116,6 @@ struct Prepared {
     line: Option<u64>,
     object: Value,
     route: Route,
-    /// The live object when a bulk list already read it (`Some(None)`: it does not exist).
-    live: Option<Option<Value>>,
 }
 
 impl Cluster {
@@ -131,34 +129,69 @@ impl Cluster {
         previous: Option<&ObjectRef>,
         on_progress: &(dyn Fn() + Send + Sync),
     ) -> Result<Observed, ObserveError> {
-        let mut prepared = self.prepare(rendered, applyset_id).await?;
-        // Live objects of crowded (kind, namespace) scopes come from one list each.
-        let mut lists = self
-            .list_live(
-                prepared.iter().filter_map(|p| match &p.route {
-                    Route::Served(kind) => Some((kind, &p.id)),
-                    _ => None,
-                }),
-                applyset_id,
-            )
-            .await?;
-        for p in &mut prepared {
-            if let Route::Served(kind) = &p.route {
-                p.live = lists.take(kind, &p.id);
+        let prepared = self.prepare(rendered, applyset_id).await?;
+        let served: Vec<(Kind, ObjectRef)> = prepared
+            .iter()
+            .filter_map(|p| match &p.route {
+                Route::Served(kind) => Some((kind.clone(), p.id.clone())),
+                _ => None,
+            })
+            .collect();
+        let crowded = Crowded::of(served.iter().map(|(kind, id)| (kind, id)));
+        let rendered_ids: BTreeSet<ObjectRef> = prepared.iter().map(|p| p.id.clone()).collect();
+        // The dry-runs do not need the live objects: they start at once, while the live
+        // objects of crowded (kind, namespace) scopes are listed (one list each).
+        let lists = self.list_live(served.iter().map(|(kind, id)| (kind, id)), applyset_id);
+        let dry_runs = futures::stream::iter(prepared)
+            .map(|p| {
+                let crowded = &crowded;
+                async move {
+                    let result = self.observe_one(p, crowded).await;
+                    on_progress();
+                    result
+                }
+            })
+            .buffer_unordered(self.concurrency)
+            .collect::<Vec<_>>();
+        let (lists, results) = futures::join!(lists, dry_runs);
+        // As when they ran one after the other: a failed list first, then the objects' own
+        // failures.
+        let mut lists = lists?;
+        let mut observations = Vec::with_capacity(results.len());
+        let mut failures = Vec::new();
+        let mut unlisted = Vec::new();
+        for r in results {
+            match r {
+                Ok((mut o, Some((kind, line)))) => match lists.take(&kind, &o.object) {
+                    Some(live) => {
+                        o.live = live;
+                        observations.push(o);
+                    }
+                    // Not listed after all (listing was forbidden): read it.
+                    None => unlisted.push((o, kind, line)),
+                },
+                Ok((o, None)) => observations.push(o),
+                Err(f) => failures.push(f),
             }
         }
-        let results: Vec<Result<Observation, ObjectFailure>> = futures::stream::iter(prepared)
-            .map(|p| async move {
-                let result = self.observe_one(p).await;
-                on_progress();
-                result
+        let reads: Vec<Result<Observation, ObjectFailure>> = futures::stream::iter(unlisted)
+            .map(|(mut o, kind, line)| async move {
+                match self.get(&kind, &o.object).await {
+                    Ok(live) => {
+                        o.live = live;
+                        Ok(o)
+                    }
+                    Err(error) => Err(ObjectFailure {
+                        source: o.source.clone(),
+                        line,
+                        error,
+                    }),
+                }
             })
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
-        let mut observations = Vec::with_capacity(results.len());
-        let mut failures = Vec::new();
-        for r in results {
+        for r in reads {
             match r {
                 Ok(o) => observations.push(o),
                 Err(f) => failures.push(f),
@@ -169,8 +202,8 @@ impl Cluster {
             return Err(ObserveError::Objects(failures));
         }
         observations.sort_by(|a, b| a.object.cmp(&b.object));
-        let rendered_ids: BTreeSet<ObjectRef> =
-            observations.iter().map(|o| o.object.clone()).collect();
+        // Read after the dry-runs, not alongside: it is a few requests, and a fixed place in
+        // the order of requests keeps runs against a sandbox with seeded faults reproducible.
         let pruned = match previous {
             Some(parent) => self.previous_members(parent, &rendered_ids, &lists).await?,
             None => BTreeMap::new(),
@@ -267,7 +300,6 @@ impl Cluster {
                 line: r.line,
                 object,
                 route,
-                live: None,
             });
         }
 
@@ -320,12 +352,20 @@ impl Cluster {
         Ok(prepared)
     }
 
-    async fn observe_one(&self, p: Prepared) -> Result<Observation, ObjectFailure> {
+    /// Dry-run one object and read its live state, unless its scope is `crowded` (listed):
+    /// then the kind (and the object's line) is returned with the observation, to take the
+    /// live object from the list.
+    async fn observe_one(
+        &self,
+        p: Prepared,
+        crowded: &Crowded,
+    ) -> Result<(Observation, Option<(Kind, Option<u64>)>), ObjectFailure> {
         let fail = |error| ObjectFailure {
             source: p.source.clone(),
             line: p.line,
             error,
         };
+        let mut listed = None;
         let (live, dry_run) = match &p.route {
             Route::Skip(reason) => (None, DryRun::Skipped(reason.clone())),
             Route::NamespacePending(kind, ns) => {
@@ -344,9 +384,11 @@ impl Cluster {
                 }
             }
             Route::Served(kind) => {
-                let live = match p.live {
-                    Some(listed) => listed,
-                    None => self.get(kind, &p.id).await.map_err(fail)?,
+                let live = if crowded.contains(kind, &p.id) {
+                    listed = Some((kind.clone(), p.line));
+                    None
+                } else {
+                    self.get(kind, &p.id).await.map_err(fail)?
                 };
                 let result = self
                     .dry_run_apply(kind, &p.id, &p.object, p.source.as_deref())
@@ -355,13 +397,16 @@ impl Cluster {
                 (live, DryRun::Result(result))
             }
         };
-        Ok(Observation {
-            object: p.id,
-            source: p.source,
-            rendered: p.object,
-            live,
-            dry_run,
-        })
+        Ok((
+            Observation {
+                object: p.id,
+                source: p.source,
+                rendered: p.object,
+                live,
+                dry_run,
+            },
+            listed,
+        ))
     }
 
     /// The live members of the previous inventory that are not rendered now.
