@@ -14,6 +14,7 @@
 //!
 //! https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions
 
+mod checked;
 mod crd;
 mod error;
 mod event;
@@ -54,6 +55,8 @@ const CHANNEL_LEN: usize = 8_192;
 #[derive(Clone)]
 pub struct Store {
     state: Arc<Mutex<State>>,
+    /// Field-validation verdicts of stored versions (see `checked`), under their own lock.
+    checked: Arc<Mutex<checked::Checked>>,
 }
 
 impl Default for Store {
@@ -170,6 +173,7 @@ impl Store {
     pub fn new() -> Self {
         Self {
             state: Arc::new(Mutex::new(State::new(Registry::builtin()))),
+            checked: Arc::default(),
         }
     }
 
@@ -179,6 +183,24 @@ impl Store {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The warnings field validation gave a stored version under the validation mode `mode`
+    /// (an opaque tag of the caller's), when it accepted it unchanged before.
+    pub fn checked_warnings(&self, version: &Arc<Value>, mode: u8) -> Option<Vec<String>> {
+        self.checked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(version, mode)
+    }
+
+    /// Remembers that field validation under `mode` accepted the stored `version` unchanged,
+    /// with `warnings`.
+    pub fn remember_checked(&self, version: &Arc<Value>, mode: u8, warnings: Vec<String>) {
+        self.checked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(version, mode, warnings);
     }
 
     /// The current (last written) resourceVersion.
@@ -482,6 +504,7 @@ impl Store {
         state.oldest_watchable = snapshot.resource_version;
         Self {
             state: Arc::new(Mutex::new(state)),
+            checked: Arc::default(),
         }
     }
 }

@@ -3,6 +3,8 @@
 //!
 //! https://kubernetes.io/docs/reference/using-api/server-side-apply/#field-management
 
+use std::sync::Arc;
+
 use http::header::USER_AGENT;
 use serde_json::Value;
 
@@ -182,14 +184,35 @@ pub(crate) fn check_applied(ctx: &Ctx<'_>, config: &Value) -> Result<(), ApiErro
 /// them), a Secret's `stringData` merged into `data`, API defaulting, and the size etcd accepts.
 /// https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation
 pub(crate) fn finish(ctx: &Ctx<'_>, object: Value) -> Result<Value, ApiError> {
+    finish_stored(ctx, object, None)
+}
+
+/// [`finish`] of an object known to equal the `stored` version (a no-op apply): field
+/// validation's verdict on that version is reused when it accepted it unchanged before.
+pub(crate) fn finish_stored(
+    ctx: &Ctx<'_>,
+    object: Value,
+    stored: Option<&Arc<Value>>,
+) -> Result<Value, ApiError> {
     let mode = validation_mode(ctx, "PatchOptions")?;
+    let tag = mode as u8;
+    let remembered = stored.and_then(|version| ctx.store.checked_warnings(version, tag));
     // One typed round trip decides the warnings and what `Warn`/`Ignore` drop.
-    let mut object = match schema::check_and_prune(&object, mode) {
-        Ok((warnings, pruned)) => {
+    let mut object = match remembered {
+        Some(warnings) => {
             ctx.warn(warnings);
-            pruned.unwrap_or(object)
+            object
         }
-        Err(e) => return Err(rejection(ctx, &object, e)),
+        None => match schema::check_and_prune(&object, mode) {
+            Ok((warnings, pruned)) => {
+                if let (Some(version), None) = (stored, &pruned) {
+                    ctx.store.remember_checked(version, tag, warnings.clone());
+                }
+                ctx.warn(warnings);
+                pruned.unwrap_or(object)
+            }
+            Err(e) => return Err(rejection(ctx, &object, e)),
+        },
     };
     secret::merge_string_data(&ctx.info, &mut object);
     defaults::apply_defaults(&mut object, &gvk(ctx));

@@ -232,7 +232,9 @@ fn server_side_apply(ctx: &Ctx<'_>, status: bool) -> ApiResult {
         {
             meta.insert("resourceVersion".to_owned(), rv.clone());
         }
-        let merged = fields::finish(ctx, merged)?;
+        // A no-op apply: the merged object is the stored version.
+        let stored = (merged == *live).then_some(&live);
+        let merged = fields::finish_stored(ctx, merged, stored)?;
         match store_write(ctx, merged, status) {
             Err(StoreError::Conflict { .. }) => continue,
             result => return respond(ctx, StatusCode::OK, result),
