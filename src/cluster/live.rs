@@ -103,12 +103,7 @@ pub struct Crowded(BTreeSet<Scope>);
 impl Crowded {
     /// The crowded scopes of `objects`.
     pub fn of<'a>(objects: impl IntoIterator<Item = (&'a Kind, &'a ObjectRef)>) -> Self {
-        Self(
-            wanted(objects)
-                .into_iter()
-                .map(|(scope, _)| scope)
-                .collect(),
-        )
+        Self(wanted(objects).into_keys().collect())
     }
 
     /// Whether the object's scope is listed.
