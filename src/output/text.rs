@@ -94,6 +94,40 @@ fn render_change(out: &mut String, change: &ObjectChange, style: TextStyle) {
     }
 }
 
+/// Changed objects below this many are formatted on one thread.
+const PARALLEL_FROM: usize = 256;
+
+/// The changes' text, in order. With thousands of changes their YAML and diffs are most of the
+/// output's cost, and it comes after the cluster has answered: it is shared out over the cores.
+fn render_changes(changes: &[&ObjectChange], style: TextStyle) -> String {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let one_part = |part: &[&ObjectChange]| {
+        let mut out = String::new();
+        for change in part {
+            render_change(&mut out, change, style);
+        }
+        out
+    };
+    if cores < 2 || changes.len() < PARALLEL_FROM {
+        return one_part(changes);
+    }
+    let size = changes.len().div_ceil(cores);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = changes
+            .chunks(size)
+            .map(|part| scope.spawn(move || one_part(part)))
+            .collect();
+        let mut out = String::new();
+        for part in parts {
+            match part.join() {
+                Ok(text) => out.push_str(&text),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
 /// The whole plan as text.
 pub fn render(plan: &Plan, style: TextStyle) -> String {
     let mut out = String::new();
@@ -113,9 +147,7 @@ pub fn render(plan: &Plan, style: TextStyle) -> String {
             continue;
         }
         out.push('\n');
-        for change in changed {
-            render_change(&mut out, change, style);
-        }
+        out.push_str(&render_changes(&changed, style));
     }
     let total = plan.rings.iter().fold(Summary::default(), |mut t, r| {
         t.create += r.summary.create;
@@ -130,4 +162,46 @@ pub fn render(plan: &Plan, style: TextStyle) -> String {
         total.create, total.update, total.delete, total.unchanged
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::mask::Masker;
+    use serde_json::json;
+
+    /// Deletions of `n` ConfigMaps, each with its own data.
+    fn deletions(n: usize) -> Vec<ObjectChange> {
+        let masker = Masker::random();
+        (0..n)
+            .map(|i| {
+                let live = json!({
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": format!("cm-{i}"), "namespace": "shop"},
+                    "data": {"index": i.to_string()},
+                });
+                let id = gitops_manifest::ObjectRef::from_value(&live).expect("an object id");
+                crate::plan::compute::deletion(&id, &live, &masker)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn many_changes_are_printed_in_order_as_one_thread_would() {
+        let changes = deletions(PARALLEL_FROM * 3 + 7);
+        let refs: Vec<&ObjectChange> = changes.iter().collect();
+        let style = TextStyle::default();
+        let mut expected = String::new();
+        for change in &refs {
+            render_change(&mut expected, change, style);
+        }
+        let printed = render_changes(&refs, style);
+        assert_eq!(printed, expected);
+        let first = printed.find("cm-0\n").expect("the first change");
+        let last = printed
+            .find(&format!("cm-{}", changes.len() - 1))
+            .expect("the last change");
+        assert!(first < last, "changes out of order");
+    }
 }
