@@ -55,14 +55,20 @@ fn decode_continue(token: &str) -> Result<(u64, ObjectKey), ApiError> {
     ))
 }
 
-/// The objects a list or deletecollection request selects.
-pub(crate) fn selected(ctx: &Ctx<'_>) -> Result<(Vec<Value>, u64), ApiError> {
+/// The request's `labelSelector` and `fieldSelector` (empty ones select everything).
+fn selectors(ctx: &Ctx<'_>) -> Result<(LabelSelector, FieldSelector), ApiError> {
     let labels = LabelSelector::parse(ctx.query.label_selector.as_deref().unwrap_or_default())?;
     let fields = FieldSelector::parse(
         ctx.query.field_selector.as_deref().unwrap_or_default(),
         &ctx.info.group,
         &ctx.info.plural,
     )?;
+    Ok((labels, fields))
+}
+
+/// The objects a list or deletecollection request selects.
+pub(crate) fn selected(ctx: &Ctx<'_>) -> Result<(Vec<Value>, u64), ApiError> {
+    let (labels, fields) = selectors(ctx)?;
     if ctx.info.group == "events.k8s.io" {
         // Selected by the fields of the converted object.
         let (items, rv) = ctx.store.list(ctx.info.key(), ctx.namespace());
@@ -188,12 +194,7 @@ pub(crate) fn list(ctx: &Ctx<'_>) -> ApiResult {
     // A built-in kind's objects are written from the store's shared versions, uncopied: their
     // version changes nothing (`for_version` only touches custom resources and events.k8s.io).
     if !ctx.info.custom && ctx.info.group != "events.k8s.io" && !table::wants_table(ctx.headers) {
-        let labels = LabelSelector::parse(ctx.query.label_selector.as_deref().unwrap_or_default())?;
-        let fields = FieldSelector::parse(
-            ctx.query.field_selector.as_deref().unwrap_or_default(),
-            &ctx.info.group,
-            &ctx.info.plural,
-        )?;
+        let (labels, fields) = selectors(ctx)?;
         let (mut items, current_rv) =
             ctx.store
                 .list_matching_shared(ctx.info.key(), ctx.namespace(), |o| {
