@@ -239,19 +239,7 @@ impl Store {
     /// The objects of a resource (in one namespace, or all with `None`), in key order, and the
     /// resourceVersion they were read at.
     pub fn list(&self, key: &ResourceKey, namespace: Option<&str>) -> (Vec<Value>, u64) {
-        let state = self.lock();
-        let items = state
-            .objects
-            .get(key)
-            .map(|objects| {
-                objects
-                    .iter()
-                    .filter(|(k, _)| namespace.is_none_or(|ns| k.namespace == ns))
-                    .map(|(_, v)| Value::clone(v))
-                    .collect()
-            })
-            .unwrap_or_default();
-        (items, state.resource_version)
+        self.list_matching(key, namespace, |_| true)
     }
 
     /// [`Store::list`] of only the objects `keep` accepts, tested before they are copied (a

@@ -645,23 +645,25 @@ fn run_container(
                 };
                 let restart_at = end + delay;
                 last_state = terminated.clone();
+                // Right after the exit the kubelet shows the terminated state; from its next
+                // sync on, the back-off (none after the first crash).
+                let backoff_from = end + (delay / 20).min(Duration::from_millis(500));
+                if !delay.is_zero() && now >= backoff_from {
+                    events.add(
+                        Severity::Warning,
+                        "BackOff",
+                        format!(
+                            "Back-off restarting failed container {name} in pod {}_{}({})",
+                            pod.name, pod.namespace, pod.uid
+                        ),
+                        backoff_from,
+                    );
+                }
                 if now < restart_at {
-                    // Right after the exit the kubelet shows the terminated state; from its next
-                    // sync on, the back-off.
-                    let backoff_from = end + (delay / 20).min(Duration::from_millis(500));
                     let state = if now < backoff_from {
                         next = earliest(next, backoff_from, now);
                         terminated
                     } else {
-                        events.add(
-                            Severity::Warning,
-                            "BackOff",
-                            format!(
-                                "Back-off restarting failed container {name} in pod {}_{}({})",
-                                pod.name, pod.namespace, pod.uid
-                            ),
-                            backoff_from,
-                        );
                         waiting(
                             "CrashLoopBackOff",
                             Some(format!(
@@ -691,17 +693,6 @@ fn run_container(
                         ever_started: true,
                         next,
                     };
-                }
-                if !delay.is_zero() {
-                    events.add(
-                        Severity::Warning,
-                        "BackOff",
-                        format!(
-                            "Back-off restarting failed container {name} in pod {}_{}({})",
-                            pod.name, pod.namespace, pod.uid
-                        ),
-                        end + (delay / 20).min(Duration::from_millis(500)),
-                    );
                 }
                 instance += 1;
                 start_at = restart_at + timing.start;
