@@ -11,7 +11,7 @@ use gitops_manifest::merge_keys::{FieldSchema, SsaListType, TypeSchema};
 use serde_json::{Map, Value};
 
 use super::SsaError;
-use super::fieldset::{item_element, item_schema};
+use super::object_fields::{KEY_DEFAULTS, item_element, item_schema};
 use super::path::{Path, PathElement};
 
 /// Merge `config` into `live` (both whole objects of the type `ty`); the configuration wins.
@@ -98,13 +98,18 @@ fn merge_list(
     let config_ids = config
         .iter()
         .enumerate()
-        .map(|(i, item)| item_element(item, i, list_type, path))
+        .map(|(i, item)| {
+            item_element(item, i, list_type).map_err(|key| SsaError::MissingListKey {
+                path: format!("{path}[{i}]"),
+                key,
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     // A live item without its key fields matches nothing (it is kept as it is).
     let live_ids: Vec<Option<PathElement>> = live
         .iter()
         .enumerate()
-        .map(|(i, item)| item_element(item, i, list_type, path).ok())
+        .map(|(i, item)| item_element(item, i, list_type).ok())
         .collect();
     let live_len = live.len();
     let mut live: Vec<Option<Value>> = live.into_iter().map(Some).collect();
@@ -167,42 +172,61 @@ fn merge_list(
     Ok(out)
 }
 
-/// Whether a list item is the one a path element names.
-fn item_matches(item: &Value, element: &PathElement, index: usize) -> bool {
-    match element {
-        PathElement::Index(i) => *i == index,
-        PathElement::Value(json) => serde_json::from_str::<Value>(json).is_ok_and(|v| v == *item),
-        PathElement::Key(json) => {
-            let Ok(Value::Object(keys)) = serde_json::from_str::<Value>(json) else {
-                return false;
-            };
-            keys.iter().all(|(k, v)| match item.get(k) {
-                Some(found) if !found.is_null() => found == v,
-                // The defaulted key fields (see fieldset::KEY_DEFAULTS).
-                _ => k == "protocol" && v == "TCP",
-            })
+/// A path element that names a list item, read once to be matched against every item.
+enum ItemId {
+    Index(usize),
+    Value(Value),
+    Key(Map<String, Value>),
+    None,
+}
+
+impl ItemId {
+    fn of(element: &PathElement) -> ItemId {
+        match element {
+            PathElement::Index(i) => ItemId::Index(*i),
+            PathElement::Value(json) => {
+                serde_json::from_str(json).map_or(ItemId::None, ItemId::Value)
+            }
+            PathElement::Key(json) => match serde_json::from_str::<Value>(json) {
+                Ok(Value::Object(keys)) => ItemId::Key(keys),
+                _ => ItemId::None,
+            },
+            PathElement::Field(_) => ItemId::None,
         }
-        PathElement::Field(_) => false,
+    }
+
+    /// Whether the item at `index` is the one this names.
+    fn matches(&self, item: &Value, index: usize) -> bool {
+        match self {
+            ItemId::Index(i) => *i == index,
+            ItemId::Value(v) => v == item,
+            ItemId::Key(keys) => keys.iter().all(|(k, v)| match item.get(k) {
+                Some(found) if !found.is_null() => found == v,
+                // The defaulted key fields.
+                _ => KEY_DEFAULTS
+                    .iter()
+                    .any(|(key, default)| k == key && v == default),
+            }),
+            ItemId::None => false,
+        }
+    }
+
+    /// The position of the first item this names.
+    fn position(&self, items: &[Value]) -> Option<usize> {
+        items
+            .iter()
+            .enumerate()
+            .position(|(i, item)| self.matches(item, i))
     }
 }
 
-/// The value at a path, if the object has one there.
-pub(super) fn value_at<'a>(object: &'a Value, path: &Path) -> Option<&'a Value> {
-    let mut current = object;
-    for element in &path.0 {
-        current = match (element, current) {
-            (PathElement::Field(name), Value::Object(map)) => map.get(&**name)?,
-            (_, Value::Array(items)) => {
-                items
-                    .iter()
-                    .enumerate()
-                    .find(|(i, item)| item_matches(item, element, *i))?
-                    .1
-            }
-            _ => return None,
-        };
+/// The value one path element below `value`: a field of a map, an item of a list.
+pub(super) fn step<'a>(value: &'a Value, element: &PathElement) -> Option<&'a Value> {
+    match (element, value) {
+        (PathElement::Field(name), Value::Object(map)) => map.get(&**name),
+        (_, Value::Array(items)) => items.get(ItemId::of(element).position(items)?),
+        _ => None,
     }
-    Some(current)
 }
 
 /// Remove the field or list item a path names; nothing when it is not there.
@@ -214,11 +238,10 @@ pub(super) fn remove_at(object: &mut Value, path: &Path) {
     for element in parents {
         let next = match (element, current) {
             (PathElement::Field(name), Value::Object(map)) => map.get_mut(&**name),
-            (_, Value::Array(items)) => items
-                .iter_mut()
-                .enumerate()
-                .find(|(i, item)| item_matches(item, element, *i))
-                .map(|(_, v)| v),
+            (_, Value::Array(items)) => match ItemId::of(element).position(items) {
+                Some(i) => items.get_mut(i),
+                None => None,
+            },
             _ => None,
         };
         match next {
@@ -231,11 +254,7 @@ pub(super) fn remove_at(object: &mut Value, path: &Path) {
             map.remove(&**name);
         }
         (_, Value::Array(items)) => {
-            if let Some(pos) = items
-                .iter()
-                .enumerate()
-                .position(|(i, item)| item_matches(item, last, i))
-            {
+            if let Some(pos) = ItemId::of(last).position(items) {
                 items.remove(pos);
             }
         }

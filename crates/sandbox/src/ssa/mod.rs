@@ -17,11 +17,13 @@
 mod fieldset;
 mod managed;
 mod merge;
+mod object_fields;
 mod path;
 
-pub use fieldset::{FieldSet, Scope};
+pub use fieldset::FieldSet;
 use managed::managed_fields_value;
 pub use managed::{ManagedEntry, Operation, read_managed_fields, write_managed_fields};
+pub use object_fields::Scope;
 pub use path::{Path, PathElement};
 
 use gitops_manifest::merge_keys::{Gvk, root};
@@ -187,7 +189,7 @@ pub fn apply(
         Scope::Main => None,
         Scope::Status => Some("status".to_string()),
     };
-    let me = ManagedEntry {
+    let mut me = ManagedEntry {
         manager: options.manager.to_string(),
         operation: Operation::Apply,
         api_version: config
@@ -197,7 +199,7 @@ pub fn apply(
             .to_string(),
         time: Some(options.time.to_string()),
         subresource,
-        fields: new_set.clone(),
+        fields: FieldSet::new(),
     };
     let (last_set, last_time) = match entries.iter().position(|e| e.same_identity(&me)) {
         Some(i) => {
@@ -212,39 +214,50 @@ pub fn apply(
     // Removal: fields applied last time, not this time, owned by nobody else. Most applies
     // repeat their fields: then nothing is removed, and the union of every owner's fields and
     // the copy taken before the removal are not needed.
-    let owned =
-        |path: &Path| new_set.contains(path) || entries.iter().any(|e| e.fields.contains(path));
-    if last_set.iter().any(|path| !owned(path)) {
-        let owned_after = entries
-            .iter()
-            .fold(new_set.clone(), |acc, e| acc.union(&e.fields));
+    let mut removed = last_set.difference(&new_set);
+    for entry in &entries {
+        if removed.is_empty() {
+            break;
+        }
+        removed = removed.difference(&entry.fields);
+    }
+    if !removed.is_empty() {
+        let owned_after = entries.iter().fold(new_set.clone(), |mut acc, e| {
+            acc.extend(&e.fields);
+            acc
+        });
         let before_prune = merged.clone();
-        for path in last_set.difference(&owned_after).iter() {
-            if !owned_after.has_descendant(path) {
-                merge::remove_at(&mut merged, path);
+        for path in removed.iter() {
+            if !owned_after.has_descendant(&path) {
+                merge::remove_at(&mut merged, &path);
             }
         }
         merge::drop_emptied_maps(&mut merged, &before_prune, &owned_after, &Path::default());
     }
 
-    let changed = changed_paths(live_value, &merged, schema, options.scope)?;
-    let mut conflicts = Vec::new();
-    for entry in &entries {
-        for path in entry.fields.intersection(&changed).iter() {
-            conflicts.push(Conflict {
-                manager: entry.display(),
-                path: path.clone(),
-            });
+    // Conflicts are fields other managers own whose value the apply changes. A create has no
+    // other managers (nor a live object to compare with), so nothing can conflict.
+    if live.is_some() {
+        let changed = changed_paths(live_value, &merged, schema, options.scope)?;
+        let mut conflicts = Vec::new();
+        for entry in &entries {
+            for path in entry.fields.intersection(&changed).iter() {
+                conflicts.push(Conflict {
+                    manager: entry.display(),
+                    path,
+                });
+            }
+        }
+        if !conflicts.is_empty() {
+            if !options.force {
+                return Err(SsaError::Conflicts(conflicts));
+            }
+            for entry in &mut entries {
+                entry.fields = entry.fields.difference(&changed);
+            }
         }
     }
-    if !conflicts.is_empty() {
-        if !options.force {
-            return Err(SsaError::Conflicts(conflicts));
-        }
-        for entry in &mut entries {
-            entry.fields = entry.fields.difference(&changed);
-        }
-    }
+    me.fields = new_set;
     entries.push(me);
     // A no-op apply leaves the object as it was, managedFields' time included, so that
     // re-applying an unchanged configuration does not make a new resourceVersion. Only an
@@ -393,25 +406,9 @@ fn changed_paths(
     if equal_but_managed_fields(old, new) {
         return Ok(FieldSet::new());
     }
-    let new_set = FieldSet::from_object(new, schema, scope)?;
-    let all = old_set.union(&new_set);
-    let mut changed = FieldSet::new();
-    for path in all.iter() {
-        let (a, b) = (merge::value_at(old, path), merge::value_at(new, path));
-        let differs = match (a, b) {
-            (None, None) => false,
-            (Some(_), None) | (None, Some(_)) => true,
-            // A list item or map whose members are tracked below it: only its presence counts here.
-            (Some(x), Some(y)) if x.is_object() && y.is_object() && all.has_descendant(path) => {
-                false
-            }
-            (Some(x), Some(y)) => x != y,
-        };
-        if differs {
-            changed.insert(path.clone());
-        }
-    }
-    Ok(changed)
+    let mut all = FieldSet::from_object(new, schema, scope)?;
+    all.extend(&old_set);
+    Ok(all.changed_between(old, new))
 }
 
 /// The part of a configuration an apply to `scope` uses.

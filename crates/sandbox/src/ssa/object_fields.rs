@@ -1,0 +1,180 @@
+//! The fields an object sets, as a [`FieldSet`]: structured-merge-diff's `ToFieldSet`.
+//!
+//! <https://kubernetes.io/docs/reference/using-api/server-side-apply/#field-management>:
+//! scalars, atomic lists and maps, empty maps and nulls are members; the items of `map` and
+//! `set` lists are members themselves, named by their keys or value, with (for maps) their
+//! fields below them. The set is built as a trie in one walk of the object.
+
+use gitops_manifest::merge_keys::{FieldSchema, SsaListType, TypeSchema};
+use serde_json::Value;
+
+use super::SsaError;
+use super::fieldset::{FieldSet, Node, Trail};
+use super::path::PathElement;
+
+/// Which part of an object a field set covers: the main resource or its `status` subresource.
+///
+/// The API server resets `status` on writes to the main resource of kinds with a status
+/// subresource, so it is neither applied nor owned there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything but `status`.
+    Main,
+    /// Only `status`.
+    Status,
+}
+
+/// Metadata fields no manager owns: the API server strips them from every field set
+/// (`fieldmanager/internal/stripmeta.go`).
+const STRIPPED_METADATA: &[&str] = &[
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "selfLink",
+    "managedFields",
+];
+
+impl FieldSet {
+    /// The fields an object (or an applied configuration) sets, by the rules of
+    /// structured-merge-diff's `ToFieldSet`: scalars, atomic lists and maps, empty maps and
+    /// nulls are members; list items of `map` and `set` lists are members themselves and
+    /// (for maps) have their fields below them.
+    pub fn from_object(
+        object: &Value,
+        root: Option<TypeSchema>,
+        scope: Scope,
+    ) -> Result<FieldSet, SsaError> {
+        let mut out = Node::default();
+        let Value::Object(map) = object else {
+            return Ok(FieldSet { root: out });
+        };
+        for (key, value) in map {
+            let keep = match scope {
+                Scope::Main => !matches!(key.as_str(), "apiVersion" | "kind" | "status"),
+                Scope::Status => key == "status",
+            };
+            if !keep {
+                continue;
+            }
+            let field = root.map(|t| t.field(key)).unwrap_or(FieldSchema::UNKNOWN);
+            let element = PathElement::Field(key.as_str().into());
+            let at = Trail::ROOT.child(&element);
+            let node = if key == "metadata" {
+                // Only the fields below metadata, never metadata itself.
+                let mut node = Node::default();
+                if let Value::Object(meta) = value {
+                    for (mkey, mvalue) in meta {
+                        if STRIPPED_METADATA.contains(&mkey.as_str()) {
+                            continue;
+                        }
+                        let mfield = field
+                            .child()
+                            .map(|t| t.field(mkey))
+                            .unwrap_or(FieldSchema::UNKNOWN);
+                        let melement = PathElement::Field(mkey.as_str().into());
+                        let child = field_node(mvalue, &mfield, &at.child(&melement))?;
+                        node.add_child(melement, child);
+                    }
+                }
+                node
+            } else {
+                field_node(value, &field, &at)?
+            };
+            out.add_child(element, node);
+        }
+        Ok(FieldSet { root: out })
+    }
+}
+
+/// The node of one field's value (at `at`).
+fn field_node(value: &Value, field: &FieldSchema, at: &Trail<'_>) -> Result<Node, SsaError> {
+    match value {
+        Value::Object(map) if !map.is_empty() && !field.atomic => {
+            let ty = field.child();
+            let mut node = Node::default();
+            for (key, child) in map {
+                let child_field = ty.map(|t| t.field(key)).unwrap_or(FieldSchema::UNKNOWN);
+                let element = PathElement::Field(key.as_str().into());
+                let child_node = field_node(child, &child_field, &at.child(&element))?;
+                node.add_child(element, child_node);
+            }
+            Ok(node)
+        }
+        Value::Array(items) if field.ssa_list_type() != SsaListType::Atomic => {
+            let item_field = item_schema(field);
+            let list_type = field.ssa_list_type();
+            // Not a member itself (an empty list of this type sets nothing); its items are.
+            let mut node = Node::default();
+            for (i, item) in items.iter().enumerate() {
+                let element =
+                    item_element(item, i, list_type).map_err(|key| SsaError::MissingListKey {
+                        path: format!("{}[{i}]", at.path()),
+                        key,
+                    })?;
+                let mut item_node = Node::leaf();
+                if let Value::Object(item_map) = item {
+                    let ty = item_field.child();
+                    let item_at = at.child(&element);
+                    for (key, child) in item_map {
+                        let child_field = ty.map(|t| t.field(key)).unwrap_or(FieldSchema::UNKNOWN);
+                        let child_element = PathElement::Field(key.as_str().into());
+                        let child_node =
+                            field_node(child, &child_field, &item_at.child(&child_element))?;
+                        item_node.add_child(child_element, child_node);
+                    }
+                }
+                // Items are in list order, not element order; duplicates merge.
+                node.add_child(element, item_node);
+            }
+            Ok(node)
+        }
+        _ => Ok(Node::leaf()),
+    }
+}
+
+/// The schema of a list's items: maps with the list's item type, merged field by field.
+pub(super) fn item_schema(list: &FieldSchema) -> FieldSchema {
+    // A list row's `child` names its item type; an item is a plain (non-atomic) map of it.
+    let mut item = *list;
+    item.smp = None;
+    item.ssa = None;
+    item.atomic = false;
+    item
+}
+
+/// Key fields that the API server defaults when an item leaves them out (OpenAPI `default` on a
+/// list-map key, e.g. `protocol: TCP` on container and Service ports).
+pub(super) const KEY_DEFAULTS: &[(&str, &str)] = &[("protocol", "TCP")];
+
+/// The path element that names a list item: its key fields for `map` lists, its value for
+/// `set`s, its position otherwise. `Err` names the key field a `map` list item lacks.
+pub(super) fn item_element(
+    item: &Value,
+    index: usize,
+    list_type: SsaListType,
+) -> Result<PathElement, &'static str> {
+    match list_type {
+        SsaListType::Atomic => Ok(PathElement::Index(index)),
+        SsaListType::Set => Ok(PathElement::value(item)),
+        SsaListType::Map(keys) => {
+            let mut fields = Vec::with_capacity(keys.len());
+            for key in keys {
+                match item.get(*key) {
+                    Some(v) if !v.is_null() => fields.push((*key, v.clone())),
+                    _ => match KEY_DEFAULTS.iter().find(|(k, _)| k == key) {
+                        Some((_, default)) => {
+                            fields.push((*key, Value::String((*default).to_string())))
+                        }
+                        None => return Err(key),
+                    },
+                }
+            }
+            Ok(PathElement::key(&fields))
+        }
+    }
+}
