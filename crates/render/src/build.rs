@@ -3,6 +3,7 @@
 //! (hash suffixes, name references, local-config removal, sort).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use gitops_manifest::yaml;
 use serde_json::{Map, Value};
@@ -16,6 +17,7 @@ use crate::kustomization::{
     FILE_NAMES, Json6902Entry, Kustomization, PatchEntry, Selector, UNSUPPORTED_KEYS, label_text,
 };
 use crate::loader::{Loader, fs_error, shown};
+use crate::origin::{Built, NameLines, Origin, generator_line};
 use crate::plugins::{self, PluginConfig};
 use crate::resmap::ResMap;
 use crate::resource::Resource;
@@ -32,6 +34,8 @@ struct Loaded {
     dir: PathBuf,
     kfile: PathBuf,
     k: Kustomization,
+    /// The kustomization's text, kept only when origins are tracked (generators' lines).
+    text: Option<String>,
 }
 
 /// The objects accumulated so far and the field specs added by `configurations`.
@@ -56,6 +60,8 @@ pub struct Builder<'a> {
     builtin: TransformerConfig,
     /// Folders whose build is in progress, to refuse cycles.
     stack: Vec<PathBuf>,
+    /// Whether to record each object's [`Origin`] (file and line).
+    origins: bool,
 }
 
 fn parse_yaml(path: &Path, text: &str) -> Result<Vec<Value>, RenderError> {
@@ -117,6 +123,15 @@ impl<'a> Builder<'a> {
             fs,
             builtin: TransformerConfig::builtin(),
             stack: Vec::new(),
+            origins: false,
+        }
+    }
+
+    /// A build that records where each object was declared ([`Builder::build_with_origins`]).
+    pub fn with_origins(fs: &'a dyn FileSystem) -> Self {
+        Self {
+            origins: true,
+            ..Self::new(fs)
         }
     }
 
@@ -190,6 +205,7 @@ impl<'a> Builder<'a> {
             dir: dir.to_path_buf(),
             kfile,
             k,
+            text: self.origins.then_some(text),
         })
     }
 
@@ -217,6 +233,27 @@ impl<'a> Builder<'a> {
 
     /// Build the kustomization in `dir` to its final objects.
     pub fn build(&mut self, dir: &Path) -> Result<Vec<Value>, RenderError> {
+        Ok(self
+            .build_resources(dir)?
+            .into_iter()
+            .map(|r| Value::Object(r.obj))
+            .collect())
+    }
+
+    /// [`Builder::build`], each object with its origin (a builder made by
+    /// [`Builder::with_origins`] records them; any other gives `None`).
+    pub fn build_with_origins(&mut self, dir: &Path) -> Result<Vec<Built>, RenderError> {
+        Ok(self
+            .build_resources(dir)?
+            .into_iter()
+            .map(|r| Built {
+                object: Value::Object(r.obj),
+                origin: r.origin.map(Arc::unwrap_or_clone),
+            })
+            .collect())
+    }
+
+    fn build_resources(&mut self, dir: &Path) -> Result<Vec<Resource>, RenderError> {
         let top = self.load(dir)?;
         let mut acc = Acc::default();
         self.enter(dir, &top.kfile, "")?;
@@ -277,7 +314,7 @@ impl<'a> Builder<'a> {
                 ));
             }
         }
-        Ok(list.into_iter().map(|r| Value::Object(r.obj)).collect())
+        Ok(list)
     }
 
     fn accumulate(&mut self, l: &Loaded, acc: &mut Acc) -> Result<(), RenderError> {
@@ -331,11 +368,11 @@ impl<'a> Builder<'a> {
             self.accumulate(&sub, acc)?;
             self.stack.pop();
         }
-        self.generate(&ldr, k, acc)?;
-        let gens = self.plugin_configs(&ldr, "generators", &k.generators)?;
+        self.generate(&ldr, l.text.as_deref(), k, acc)?;
+        let gens = self.plugin_configs(&ldr, l.text.as_deref(), "generators", &k.generators)?;
         plugins::generate_all(&ldr, &gens, &mut acc.res)?;
         self.transform(&ldr, k, acc)?;
-        let trans = self.plugin_configs(&ldr, "transformers", &k.transformers)?;
+        let trans = self.plugin_configs(&ldr, None, "transformers", &k.transformers)?;
         if !trans.is_empty() {
             let mut config = self.builtin.clone();
             if let Some(extra) = &acc.extra {
@@ -347,17 +384,32 @@ impl<'a> Builder<'a> {
     }
 
     /// Load the plugin configurations listed under `field` (files, inline YAML, folders).
+    /// `text` is the kustomization's text when origins are tracked: a generator's output is
+    /// declared where its configuration is (inline: the kustomization, under `field`).
     fn plugin_configs(
         &mut self,
         ldr: &Loader<'_>,
+        text: Option<&str>,
         field: &str,
         entries: &[String],
     ) -> Result<Vec<PluginConfig>, RenderError> {
         let mut out = Vec::new();
         for (i, entry) in entries.iter().enumerate() {
             let f = format!("{field}[{i}]");
-            let docs: Vec<Value> = if entry.contains('\n') {
+            let docs: Vec<(Value, Option<Arc<Origin>>)> = if entry.contains('\n') {
                 parse_inline(&ldr.kfile, &f, entry)?
+                    .into_iter()
+                    .map(|d| {
+                        let origin = text.map(|text| {
+                            let line = generator_line(text, Some(field), config_name(&d));
+                            Arc::new(Origin {
+                                file: ldr.kfile.clone(),
+                                line,
+                            })
+                        });
+                        (d, origin)
+                    })
+                    .collect()
             } else {
                 let path = ldr.resolve(entry, &f)?;
                 if self.fs.is_dir(&path) {
@@ -370,14 +422,28 @@ impl<'a> Builder<'a> {
                         .res
                         .into_vec()
                         .into_iter()
-                        .map(|r| Value::Object(r.obj))
+                        .map(|r| (Value::Object(r.obj), r.origin))
                         .collect()
                 } else {
-                    let (path, text) = ldr.read_text(entry, &f)?;
-                    parse_yaml(&path, &text)?
+                    let (path, file_text) = ldr.read_text(entry, &f)?;
+                    let docs = parse_yaml(&path, &file_text)?;
+                    let mut lines = text.map(|_| NameLines::new(&file_text, docs.len()));
+                    docs.into_iter()
+                        .enumerate()
+                        .map(|(doc, d)| {
+                            let origin = lines.as_mut().map(|lines| {
+                                let line = lines.resource(doc, config_name(&d));
+                                Arc::new(Origin {
+                                    file: path.clone(),
+                                    line,
+                                })
+                            });
+                            (d, origin)
+                        })
+                        .collect()
                 }
             };
-            for d in docs {
+            for (d, origin) in docs {
                 let Value::Object(obj) = d else {
                     return Err(RenderError::field(
                         &ldr.kfile,
@@ -388,6 +454,7 @@ impl<'a> Builder<'a> {
                 out.push(PluginConfig {
                     field: f.clone(),
                     obj,
+                    origin,
                 });
             }
         }
@@ -405,8 +472,19 @@ impl<'a> Builder<'a> {
         if self.fs.is_file(&path) {
             let (path, bytes) = ldr.read_local(entry, field)?;
             let text = text_of(&path, bytes)?;
-            for obj in objects_of(&path, parse_yaml(&path, &text)?)? {
-                acc.res.append(Resource::new(obj)).map_err(|id| {
+            let docs = parse_yaml(&path, &text)?;
+            let count = docs.len();
+            let mut lines = self.origins.then(|| NameLines::new(&text, count));
+            let file = self.origins.then(|| path.clone());
+            for (doc, obj) in objects_of(&path, docs)? {
+                let mut r = Resource::new(obj);
+                if let (Some(lines), Some(file)) = (&mut lines, &file) {
+                    r.origin = Some(Arc::new(Origin {
+                        file: file.clone(),
+                        line: lines.resource(doc, r.name()),
+                    }));
+                }
+                acc.res.append(r).map_err(|id| {
                     RenderError::field(
                         &ldr.kfile,
                         field,
@@ -454,9 +532,11 @@ impl<'a> Builder<'a> {
         Err(RenderError::field(&ldr.kfile, field, msg))
     }
 
+    /// Run the kustomization's generators; `text` is its text when origins are tracked.
     fn generate(
         &self,
         ldr: &Loader<'_>,
+        text: Option<&str>,
         k: &Kustomization,
         acc: &mut Acc,
     ) -> Result<(), RenderError> {
@@ -472,7 +552,13 @@ impl<'a> Builder<'a> {
                     .map(|(i, g)| (GenKind::Secret, i, g, "secretGenerator")),
             );
         for (kind, i, args, field) in gens {
-            let r = generate(ldr, kind, i, args, k.generator_options.as_ref())?;
+            let mut r = generate(ldr, kind, i, args, k.generator_options.as_ref())?;
+            if let Some(text) = text {
+                r.origin = Some(Arc::new(Origin {
+                    file: ldr.kfile.clone(),
+                    line: generator_line(text, Some(field), &args.name),
+                }));
+            }
             acc.res
                 .absorb(r)
                 .map_err(|e| RenderError::field(&ldr.kfile, format!("{field}[{i}]"), e))?;
@@ -728,38 +814,61 @@ pub(crate) fn load_replacements(
     as_one(entry.clone(), kfile)
 }
 
+/// A plugin configuration's `metadata.name` (the name a generator gives its output).
+fn config_name(config: &Value) -> &str {
+    config
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+/// An object of a resource file and the index of the document it came from.
+type FileObject = (usize, Map<String, Value>);
+
 /// The objects of a resource file: documents, with `List` kinds expanded.
-fn objects_of(path: &Path, docs: Vec<Value>) -> Result<Vec<Map<String, Value>>, RenderError> {
+fn objects_of(path: &Path, docs: Vec<Value>) -> Result<Vec<FileObject>, RenderError> {
     let mut out = Vec::new();
-    for doc in docs {
-        let Value::Object(obj) = doc else {
-            return Err(RenderError::file(
-                path,
-                "a resource document must be a mapping",
-            ));
-        };
-        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
-        if kind.ends_with("List")
-            && let Some(Value::Array(items)) = obj.get("items")
-        {
-            out.extend(objects_of(path, items.clone())?);
-            continue;
-        }
-        if kind.is_empty() {
-            return Err(RenderError::file(path, "an object has no `kind`"));
-        }
-        let named = obj
-            .get("metadata")
-            .and_then(|m| m.get("name"))
-            .and_then(Value::as_str)
-            .is_some_and(|n| !n.is_empty());
-        if !named {
-            return Err(RenderError::file(
-                path,
-                format!("a `{kind}` has no `metadata.name`"),
-            ));
-        }
-        out.push(obj);
+    for (i, doc) in docs.into_iter().enumerate() {
+        objects_in(path, i, doc, &mut out)?;
     }
     Ok(out)
+}
+
+fn objects_in(
+    path: &Path,
+    index: usize,
+    doc: Value,
+    out: &mut Vec<FileObject>,
+) -> Result<(), RenderError> {
+    let Value::Object(mut obj) = doc else {
+        return Err(RenderError::file(
+            path,
+            "a resource document must be a mapping",
+        ));
+    };
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    if kind.ends_with("List") && matches!(obj.get("items"), Some(Value::Array(_))) {
+        if let Some(Value::Array(items)) = obj.remove("items") {
+            for item in items {
+                objects_in(path, index, item, out)?;
+            }
+        }
+        return Ok(());
+    }
+    if kind.is_empty() {
+        return Err(RenderError::file(path, "an object has no `kind`"));
+    }
+    let named = obj
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty());
+    if !named {
+        return Err(RenderError::file(
+            path,
+            format!("a `{kind}` has no `metadata.name`"),
+        ));
+    }
+    out.push((index, obj));
+    Ok(())
 }

@@ -35,6 +35,7 @@ mod generator;
 mod hash;
 mod kustomization;
 mod loader;
+mod origin;
 mod plugins;
 mod resmap;
 mod resource;
@@ -48,6 +49,7 @@ use serde_json::Value;
 
 pub use error::RenderError;
 pub use fs::{DiskFs, FileSystem, FsError, MemFs};
+pub use origin::{Built, Origin};
 
 /// Build the kustomization in `dir` (a path relative to the file system's root) and return
 /// its objects in kustomize's output order. Errors name the file (and line or field).
@@ -55,6 +57,15 @@ pub fn build(fs: &dyn FileSystem, dir: &Path) -> Result<Vec<Value>, RenderError>
     let dir = fs::join(Path::new(""), &dir.to_string_lossy())
         .ok_or_else(|| RenderError::file(dir, "is outside the repository root (refused)"))?;
     build::Builder::new(fs).build(&dir)
+}
+
+/// [`build`], each object with its [`Origin`]: the file it was declared in (for generator
+/// output, the file declaring the generator) and the line of its `name:` there. The objects
+/// are exactly those of [`build`], in the same order.
+pub fn build_with_origins(fs: &dyn FileSystem, dir: &Path) -> Result<Vec<Built>, RenderError> {
+    let dir = fs::join(Path::new(""), &dir.to_string_lossy())
+        .ok_or_else(|| RenderError::file(dir, "is outside the repository root (refused)"))?;
+    build::Builder::with_origins(fs).build_with_origins(&dir)
 }
 
 /// Build and print as multi-document YAML (what `gitops build` writes).

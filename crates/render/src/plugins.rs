@@ -3,6 +3,8 @@
 //! Entries are files, inline YAML, or folders whose build yields the configurations.
 //! Any other plugin (exec, container, Go) is refused naming the entry.
 
+use std::sync::Arc;
+
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -14,6 +16,7 @@ use crate::kustomization::{
     FieldSpecEntry, GeneratorArgs, ImageEntry, Json6902Entry, PatchEntry, label_text, scalar_text,
 };
 use crate::loader::Loader;
+use crate::origin::Origin;
 use crate::resmap::ResMap;
 use crate::transform::{images, labels, namespace, prefix_suffix, replacements, replicas};
 
@@ -21,6 +24,9 @@ use crate::transform::{images, labels, namespace, prefix_suffix, replacements, r
 pub struct PluginConfig {
     pub field: String,
     pub obj: Map<String, Value>,
+    /// Where the configuration was written (when the build tracks origins): a generator's
+    /// output is declared there.
+    pub origin: Option<Arc<Origin>>,
 }
 
 impl PluginConfig {
@@ -134,7 +140,8 @@ pub fn generate_all(
         if kind == GenKind::Secret {
             args.type_ = c.text("type");
         }
-        let r = generate(ldr, kind, i, &args, None)?;
+        let mut r = generate(ldr, kind, i, &args, None)?;
+        r.origin = c.origin.clone();
         res.absorb(r)
             .map_err(|e| RenderError::field(&ldr.kfile, &c.field, e))?;
     }

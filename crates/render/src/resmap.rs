@@ -114,6 +114,9 @@ impl ResMap {
                     Behavior::Replace => copy_meta_from(&mut r, &old),
                     Behavior::Merge => {
                         copy_meta_from(&mut r, &old);
+                        // The merged object is the old one with more data: it stays declared
+                        // where it was (a replacement is declared by its new generator).
+                        r.origin = old.origin.clone();
                         for field in ["data", "binaryData"] {
                             let mut merged = old
                                 .obj

@@ -1,7 +1,11 @@
 //! `Resource`: one object in a build, with the bookkeeping kustomize keeps beside it
 //! (name history for reference fixing, generator behaviour, prefixes applied).
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
+
+use crate::origin::Origin;
 
 /// The identity kustomize uses inside a build: group, version, kind, namespace, name.
 /// Unlike `ObjectRef` the version takes part, as in kustomize's `ResId`.
@@ -122,6 +126,8 @@ pub struct Resource {
     /// Set for generator output: the behaviour and whether the name gets a content hash.
     pub behavior: Option<Behavior>,
     pub needs_hash: bool,
+    /// Where the object was declared; set only by builds that track origins.
+    pub origin: Option<Arc<Origin>>,
 }
 
 fn str_at<'a>(obj: &'a Map<String, Value>, a: &str, b: Option<&str>) -> &'a str {
@@ -143,6 +149,7 @@ impl Resource {
             suffixes: Vec::new(),
             behavior: None,
             needs_hash: false,
+            origin: None,
         }
     }
 
