@@ -14,7 +14,7 @@ use crate::exit::Exit;
 use crate::output::ci::{self, Annotation, Ci};
 use crate::output::progress::Progress;
 use crate::output::{json, markdown, text};
-use crate::plan::pipeline::{RingFailure, git_state, plan_scanned, render};
+use crate::plan::pipeline::{RingFailure, git_state, plan_scanned, render_with_sources};
 use crate::plan::sources::Sources;
 use crate::plan::{GitState, Masker, Plan, SCHEMA_VERSION};
 
@@ -101,20 +101,18 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Exit> {
     let mut planned = Vec::with_capacity(rings.len());
     let mut failed = None;
     std::thread::scope(|scope| {
-        // The git state and the index of source lines need only the repository: they are read
-        // on a thread of their own while the first ring renders and the cluster is connected.
-        let mut repo = RepoScan::Running(scope.spawn(|| {
-            let git = git_state(&config.root);
-            (git, Sources::scan(&config.root))
-        }));
+        // The git state needs only the repository: it is read on a thread of its own while
+        // the first ring renders and the cluster is connected.
+        let mut repo = GitRead::Running(scope.spawn(|| git_state(&config.root)));
         for ring in &rings {
-            // Rendering (CPU only) runs on its own thread while the cluster is connected.
+            // Rendering (CPU only) runs on its own thread while the cluster is connected. The
+            // renderer also says where each object was declared (for errors and annotations).
             let (tx, rx) = tokio::sync::oneshot::channel();
             let renderer = scope.spawn(|| {
-                let _ = tx.send(render(&config, ring));
+                let _ = tx.send(render_with_sources(&config, ring));
             });
             let ready = runtime.block_on(render_and_connect(&mut clusters, ring, rx));
-            let (objects, cluster) = match ready {
+            let ((objects, sources), cluster) = match ready {
                 Some(Ok(ready)) => ready,
                 Some(Err(failure)) => {
                     failed = Some(failure);
@@ -126,7 +124,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Exit> {
                     Ok(()) => anyhow::bail!("rendering ring `{}` gave no result", ring.name),
                 },
             };
-            let (git, sources) = repo.get()?;
+            let git = repo.get()?;
             let result = runtime.block_on(async {
                 let progress = Progress::start(&ring.name, objects.len());
                 let tick = || progress.tick();
@@ -135,7 +133,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Exit> {
                     &config,
                     ring,
                     objects,
-                    sources,
+                    &sources,
                     git.clone(),
                     &masker,
                     &tick,
@@ -174,32 +172,35 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Exit> {
     Ok(exit)
 }
 
-/// The repository's git state and source index: being read, or read.
-enum RepoScan<'scope> {
-    Running(std::thread::ScopedJoinHandle<'scope, (GitState, Sources)>),
-    Done(GitState, Sources),
+/// The repository's git state: being read, or read.
+enum GitRead<'scope> {
+    Running(std::thread::ScopedJoinHandle<'scope, GitState>),
+    Done(GitState),
     Taken,
 }
 
-impl RepoScan<'_> {
-    /// Wait for the scan (once) and lend its result.
-    fn get(&mut self) -> anyhow::Result<(&GitState, &Sources)> {
+impl GitRead<'_> {
+    /// Wait for the read (once) and lend its result.
+    fn get(&mut self) -> anyhow::Result<&GitState> {
         if let Self::Running(_) = self {
             let Self::Running(handle) = std::mem::replace(self, Self::Taken) else {
-                anyhow::bail!("the repository scan was lost");
+                anyhow::bail!("the git state read was lost");
             };
-            let (git, sources) = match handle.join() {
+            let git = match handle.join() {
                 Ok(done) => done,
                 Err(panic) => std::panic::resume_unwind(panic),
             };
-            *self = Self::Done(git, sources);
+            *self = Self::Done(git);
         }
         match self {
-            Self::Done(git, sources) => Ok((git, sources)),
-            _ => anyhow::bail!("the repository scan was lost"),
+            Self::Done(git) => Ok(git),
+            _ => anyhow::bail!("the git state read was lost"),
         }
     }
 }
+
+/// A ring's rendered objects and where they were declared.
+type Rendered = (Vec<serde_json::Value>, Sources);
 
 /// Wait for the ring's render (from `rendered`) while connecting to its cluster. A render
 /// error is reported before a connection error, as when the two ran one after the other, and
@@ -207,8 +208,8 @@ impl RepoScan<'_> {
 async fn render_and_connect(
     clusters: &mut Clusters,
     ring: &Ring,
-    rendered: tokio::sync::oneshot::Receiver<Result<Vec<serde_json::Value>, RingFailure>>,
-) -> Option<Result<(Vec<serde_json::Value>, Cluster), RingFailure>> {
+    rendered: tokio::sync::oneshot::Receiver<Result<Rendered, RingFailure>>,
+) -> Option<Result<(Rendered, Cluster), RingFailure>> {
     use futures::future::Either;
     let connect_failure = |e: crate::cluster::ClusterError| RingFailure {
         ring: ring.name.clone(),

@@ -4,8 +4,7 @@ use crate::cli::{GlobalArgs, ValidateArgs};
 use crate::config::Config;
 use crate::exit::Exit;
 use crate::output::ci::{self, Annotation, Ci};
-use crate::plan::pipeline::{RingFailure, render};
-use crate::plan::sources::Sources;
+use crate::plan::pipeline::{RingFailure, render_with_sources};
 use crate::validate::{annotation, validate_objects};
 use anyhow::Context as _;
 
@@ -13,12 +12,11 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<Exit> {
     let config = Config::discover(global.repo.as_deref())?;
     let rings = config.select(&args.select.rings, args.select.all)?;
     let ci = Ci::from_env();
-    let sources = Sources::scan(&config.root);
     let mut failures = Vec::new();
     for ring in &rings {
-        match render(&config, ring) {
+        match render_with_sources(&config, ring) {
             Err(failure) => failures.push(failure),
-            Ok(objects) => {
+            Ok((objects, sources)) => {
                 let errors: Vec<Annotation> = validate_objects(&objects)
                     .into_iter()
                     .map(|p| annotation(&sources, &p.object, &p.issue))

@@ -61,18 +61,40 @@ pub fn git_state(root: &Path) -> GitState {
 
 /// Render one ring; a render error becomes an annotation naming its file (and line).
 pub fn render(config: &Config, ring: &Ring) -> Result<Vec<serde_json::Value>, RingFailure> {
-    let fail = |annotation: Annotation| RingFailure {
+    let fs = disk(config, ring)?;
+    gitops_render::build(&fs, &ring.path).map_err(|e| render_failure(ring, &e))
+}
+
+/// [`render`], with the [`Sources`] of the rendered objects: the renderer's own record of
+/// the file (and line) each object was declared in, so nothing needs to scan the repository.
+pub fn render_with_sources(
+    config: &Config,
+    ring: &Ring,
+) -> Result<(Vec<serde_json::Value>, Sources), RingFailure> {
+    let fs = disk(config, ring)?;
+    let built =
+        gitops_render::build_with_origins(&fs, &ring.path).map_err(|e| render_failure(ring, &e))?;
+    let sources = Sources::rendered(built.iter().map(|b| (&b.object, b.origin.as_ref())));
+    Ok((built.into_iter().map(|b| b.object).collect(), sources))
+}
+
+/// The repository as the renderer's file system.
+fn disk(config: &Config, ring: &Ring) -> Result<gitops_render::DiskFs, RingFailure> {
+    gitops_render::DiskFs::new(&config.root).map_err(|e| RingFailure {
         ring: ring.name.clone(),
-        errors: vec![annotation],
-    };
-    let fs = gitops_render::DiskFs::new(&config.root).map_err(|e| {
-        fail(Annotation {
+        errors: vec![Annotation {
             file: None,
             line: None,
             message: format!("`{}`: {e}", config.root.display()),
-        })
-    })?;
-    gitops_render::build(&fs, &ring.path).map_err(|e| fail(render_annotation(&e)))
+        }],
+    })
+}
+
+fn render_failure(ring: &Ring, err: &gitops_render::RenderError) -> RingFailure {
+    RingFailure {
+        ring: ring.name.clone(),
+        errors: vec![render_annotation(err)],
+    }
 }
 
 /// A render error as an annotation.
@@ -98,11 +120,22 @@ pub async fn plan_ring(
     masker: &Masker,
     on_progress: &(dyn Fn() + Send + Sync),
 ) -> Result<RingPlan, RingFailure> {
-    let objects = render(config, ring)?;
-    plan_rendered(cluster, config, ring, objects, git, masker, on_progress).await
+    let (objects, sources) = render_with_sources(config, ring)?;
+    plan_scanned(
+        cluster,
+        config,
+        ring,
+        objects,
+        &sources,
+        git,
+        masker,
+        on_progress,
+    )
+    .await
 }
 
-/// Plan one ring's already rendered `objects` against `cluster`.
+/// Plan one ring's already rendered `objects` against `cluster` (objects not rendered here,
+/// such as stored manifests: their files are found by scanning the repository).
 pub async fn plan_rendered(
     cluster: &Cluster,
     config: &Config,
@@ -126,8 +159,8 @@ pub async fn plan_rendered(
     .await
 }
 
-/// [`plan_rendered`] with the repository's [`Sources`] already scanned (`gitops plan` scans
-/// them on a thread of their own while it renders and connects).
+/// [`plan_rendered`] with the objects' [`Sources`] already known (from the render's origins,
+/// [`render_with_sources`], or a scan of the repository).
 #[allow(
     clippy::too_many_arguments,
     reason = "plan_rendered's inputs plus the scan it would otherwise do itself"

@@ -1,9 +1,12 @@
-//! Where a rendered object was declared: a best-effort index of the repository's manifest
-//! files by kind and name, so errors and CI annotations can point at a file and line. The
-//! renderer transforms names (prefixes, suffixes, generator hashes), so a rendered name is
-//! matched to the longest declared name of the same kind that it contains.
+//! Where a rendered object was declared, so errors and CI annotations can point at a file
+//! and line. Exact when built from the renderer's origins ([`Sources::rendered`]): the file
+//! each object was read from, or that declared its generator. Otherwise ([`Sources::scan`],
+//! for objects that were not rendered here, such as stored manifests) a best-effort index of
+//! the repository's manifest files by kind and name: the renderer transforms names
+//! (prefixes, suffixes, generator hashes), so a rendered name is matched to the longest
+//! declared name of the same kind that it contains.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use gitops_manifest::ObjectRef;
@@ -25,13 +28,52 @@ pub struct Source {
     pub line: Option<u64>,
 }
 
-/// Declared objects by (kind, name).
+/// (group, kind, namespace, name) of a rendered object.
+type RenderedKey = (String, String, Option<String>, String);
+
+fn rendered_key(id: &ObjectRef) -> RenderedKey {
+    (
+        id.group.clone(),
+        id.kind.clone(),
+        id.namespace.clone(),
+        id.name.clone(),
+    )
+}
+
+/// Declared objects by (kind, name), or the rendered objects' own origins.
 #[derive(Debug, Default)]
 pub struct Sources {
     by_kind: BTreeMap<String, BTreeMap<String, Vec<Source>>>,
+    /// Built from a render's origins: only these are known, nothing is guessed.
+    rendered: Option<HashMap<RenderedKey, Source>>,
 }
 
 impl Sources {
+    /// The sources of a render's objects from the renderer's origins (`objects` as the
+    /// render returned them, each with its origin). Exact: an object is found by its
+    /// rendered identity, whatever the build did to its name.
+    pub fn rendered<'a>(
+        objects: impl IntoIterator<Item = (&'a Value, Option<&'a gitops_render::Origin>)>,
+    ) -> Self {
+        let mut rendered = HashMap::new();
+        for (object, origin) in objects {
+            let (Some(origin), Ok(id)) = (origin, ObjectRef::from_value(object)) else {
+                continue;
+            };
+            rendered.insert(
+                rendered_key(&id),
+                Source {
+                    file: origin.file.display().to_string(),
+                    line: origin.line,
+                },
+            );
+        }
+        Self {
+            by_kind: BTreeMap::new(),
+            rendered: Some(rendered),
+        }
+    }
+
     /// Index the manifest files under `root`. Unreadable or invalid files are skipped: this is
     /// a hint for messages; the renderer reports real errors.
     pub fn scan(root: &Path) -> Self {
@@ -77,10 +119,14 @@ impl Sources {
         }
     }
 
-    /// The declaration of a rendered object: an exact name, else the longest declared name of
+    /// The declaration of a rendered object: its origin when built from a render; from a
+    /// scan, an exact name, else the longest declared name of
     /// the same kind contained in the rendered one (`prod-web-7f9c` ← `web`). Ambiguous
     /// matches (several files) give no answer rather than a wrong one.
     pub fn find(&self, id: &ObjectRef) -> Option<Source> {
+        if let Some(rendered) = &self.rendered {
+            return rendered.get(&rendered_key(id)).cloned();
+        }
         let names = self.by_kind.get(&id.kind)?;
         let candidates = match names.get(&id.name) {
             Some(c) => c,

@@ -210,3 +210,74 @@ fn a_context_missing_from_the_kubeconfig_is_named() {
         )
         .run();
 }
+
+/// The demo repo with a misspelled field in the partnumbers Deployment, an object whose name
+/// an overlay's patches also declare (so no scan of the repository could tell the files apart).
+fn demo_with_misspelled_partnumbers_field() -> Test {
+    let test = Test::demo();
+    let file = test.path().join("base/partnumbers/deployment.yaml");
+    let text = std::fs::read_to_string(&file).expect("the demo Deployment");
+    let text = text.replacen(
+        "        - name: partnumbers\n",
+        "        - name: partnumbers\n          imagePullPolicyy: Always\n",
+        1,
+    );
+    assert!(
+        text.contains("imagePullPolicyy") && text.contains("\n  name: partnumbers\n"),
+        "the demo Deployment changed shape"
+    );
+    test.write("base/partnumbers/deployment.yaml", text)
+}
+
+#[test]
+fn objects_name_the_file_they_were_declared_in_even_generated_or_patched_elsewhere() {
+    let out = Test::demo()
+        .args(["plan", "dev", "--sandbox"])
+        .stdout_contains(
+            "+ create apps/Deployment shop-dev/partnumbers-dev (from base/partnumbers/deployment.yaml)\n",
+        )
+        .run();
+    // Generated ConfigMaps (name hashed, suffixed) come from the ring's kustomization.
+    let generated: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("+ create ConfigMap shop-dev/"))
+        .collect();
+    assert_eq!(generated.len(), 2, "{}", out.stdout);
+    for line in generated {
+        assert!(
+            line.ends_with(" (from environments/dev/kustomization.yaml)"),
+            "{line}"
+        );
+    }
+    // An error names the file and the line of the object's `name:` (line 4), in plan and validate.
+    let plan = demo_with_misspelled_partnumbers_field()
+        .args(["plan", "dev", "--sandbox"])
+        .env("GITHUB_ACTIONS", "true")
+        .status(1)
+        .stderr_contains(
+            "`apps/Deployment shop-dev/partnumbers-dev` (from `base/partnumbers/deployment.yaml`): dry-run apply rejected by the server",
+        )
+        .run();
+    assert!(
+        plan.stdout
+            .contains("::error file=base/partnumbers/deployment.yaml,line=4::"),
+        "{}",
+        plan.stdout
+    );
+    let validate = demo_with_misspelled_partnumbers_field()
+        .args(["validate", "dev"])
+        .env("TF_BUILD", "True")
+        .status(1)
+        .stderr_contains(format!(
+            "`apps/Deployment shop-dev/partnumbers-dev` (from `base/partnumbers/deployment.yaml`): unknown field \"{MISSPELLED}\""
+        ))
+        .run();
+    assert!(
+        validate.stdout.contains(
+            "##vso[task.logissue type=error;sourcepath=base/partnumbers/deployment.yaml;linenumber=4]"
+        ),
+        "{}",
+        validate.stdout
+    );
+}
