@@ -78,6 +78,13 @@ impl LiveLists {
         Some(listed.rendered.remove(&id.name))
     }
 
+    /// Whether a rendered object exists, when its scope was listed (`None`: not listed) and
+    /// the object not yet handed out by [`LiveLists::take`].
+    pub fn exists(&self, kind: &Kind, id: &ObjectRef) -> Option<bool> {
+        let listed = self.listed.get(&Scope::of(kind, id.namespace.as_deref()))?;
+        Some(listed.rendered.contains_key(&id.name))
+    }
+
     /// The live members of ApplySet `applyset_id` in a listed scope that are not rendered;
     /// `None` when the scope was not listed (or for another ApplySet).
     pub fn unrendered_members(

@@ -48,6 +48,19 @@ impl Cluster {
         .await
     }
 
+    /// [`Cluster::send_json`] without reading the answer: its text, for a caller that may not
+    /// need the object in it.
+    pub(crate) async fn send_text(
+        &self,
+        request: impl Fn() -> Result<http::Request<Vec<u8>>, kube::core::request::Error>,
+    ) -> Result<String, kube::Error> {
+        retry_safe(|| async {
+            let request = request().map_err(kube::Error::BuildRequest)?;
+            self.client.request_text(request).await
+        })
+        .await
+    }
+
     /// The live object, or `None` when it does not exist.
     pub async fn get(
         &self,
@@ -110,23 +123,57 @@ impl Cluster {
 
     /// What a forced server-side apply of `object` would leave on the cluster, without
     /// changing anything (`dryRun=All`); unknown or mistyped fields are refused
-    /// (`fieldValidation=Strict`), naming the field.
+    /// (`fieldValidation=Strict`), naming the field. The answer is the server's text: read it
+    /// with [`Cluster::read_answer`] when the object is needed, else [`Cluster::check_answer`]
+    /// (reading thousands of answers nobody looks at is a large part of a plan's CPU).
     pub async fn dry_run_apply(
         &self,
         kind: &Kind,
         id: &ObjectRef,
         object: &Value,
         source: Option<&str>,
-    ) -> Result<Value, ClusterError> {
+    ) -> Result<String, ClusterError> {
         let request = self.request(kind, id.namespace.as_deref());
         let params = PatchParams::apply(FIELD_MANAGER)
             .force()
             .dry_run()
             .validation_strict();
         let patch = Patch::Apply(object);
-        self.send_json(|| request.patch(&id.name, &params, &patch))
+        self.send_text(|| request.patch(&id.name, &params, &patch))
             .await
             .map_err(|e| self.object_error(id, source, "dry-run apply", &e))
+    }
+
+    /// The object in a dry-run answer's text.
+    pub fn read_answer(
+        &self,
+        text: &str,
+        id: &ObjectRef,
+        source: Option<&str>,
+    ) -> Result<Value, ClusterError> {
+        serde_json::from_str(text).map_err(|e| self.answer_error(id, source, e))
+    }
+
+    /// That a dry-run answer's text is JSON, without building the object (for an answer whose
+    /// object is not needed): an answer that is not fails as [`Cluster::read_answer`] would.
+    pub fn check_answer(
+        &self,
+        text: &str,
+        id: &ObjectRef,
+        source: Option<&str>,
+    ) -> Result<(), ClusterError> {
+        serde_json::from_str::<serde::de::IgnoredAny>(text)
+            .map(|_| ())
+            .map_err(|e| self.answer_error(id, source, e))
+    }
+
+    fn answer_error(
+        &self,
+        id: &ObjectRef,
+        source: Option<&str>,
+        err: serde_json::Error,
+    ) -> ClusterError {
+        self.object_error(id, source, "dry-run apply", &kube::Error::SerdeError(err))
     }
 
     fn object_error(

@@ -118,6 +118,18 @@ struct Prepared {
     route: Route,
 }
 
+/// One object after its dry-run, before its live object is known for sure.
+struct Seen {
+    /// The observation; its `dry_run` is decided by [`Cluster::settle`] when `unread` is set.
+    observation: Observation,
+    /// The line of the object in its file, when known (for a failure).
+    line: Option<u64>,
+    /// Its kind, when its live object is to be taken from the lists.
+    listed: Option<Kind>,
+    /// The dry-run answer, not read yet: whether the object exists was not known when it came.
+    unread: Option<String>,
+}
+
 impl Cluster {
     /// Observe one ring. `applyset_id` labels every object as a member; `previous` is the
     /// ring's ApplySet parent to read the prune set from (`None`: no pruning).
@@ -140,50 +152,67 @@ impl Cluster {
         let crowded = Crowded::of(served.iter().map(|(kind, id)| (kind, id)));
         let rendered_ids: BTreeSet<ObjectRef> = prepared.iter().map(|p| p.id.clone()).collect();
         // The dry-runs do not need the live objects: they start at once, while the live
-        // objects of crowded (kind, namespace) scopes are listed (one list each).
-        let lists = self.list_live(served.iter().map(|(kind, id)| (kind, id)), applyset_id);
+        // objects of crowded (kind, namespace) scopes are listed (one list each). The lists,
+        // once in, tell each answer that comes after them whether its object exists.
+        let listed = std::sync::OnceLock::new();
+        let lists = async {
+            let lists = self
+                .list_live(served.iter().map(|(kind, id)| (kind, id)), applyset_id)
+                .await;
+            let _ = listed.set(lists);
+        };
         let dry_runs = futures::stream::iter(prepared)
             .map(|p| {
-                let crowded = &crowded;
+                let (crowded, listed) = (&crowded, &listed);
                 async move {
-                    let result = self.observe_one(p, crowded).await;
+                    let result = self.observe_one(p, crowded, listed).await;
                     on_progress();
                     result
                 }
             })
             .buffer_unordered(self.concurrency)
             .collect::<Vec<_>>();
-        let (lists, results) = futures::join!(lists, dry_runs);
+        let ((), results) = futures::join!(lists, dry_runs);
         // As when they ran one after the other: a failed list first, then the objects' own
         // failures.
-        let mut lists = lists?;
+        let mut lists = listed
+            .into_inner()
+            .unwrap_or_else(|| Ok(LiveLists::default()))?;
         let mut observations = Vec::with_capacity(results.len());
         let mut failures = Vec::new();
         let mut unlisted = Vec::new();
         for r in results {
             match r {
-                Ok((mut o, Some((kind, line)))) => match lists.take(&kind, &o.object) {
-                    Some(live) => {
-                        o.live = live;
-                        observations.push(o);
-                    }
-                    // Not listed after all (listing was forbidden): read it.
-                    None => unlisted.push((o, kind, line)),
+                Ok(mut seen) => match seen.listed.take() {
+                    Some(kind) => match lists.take(&kind, &seen.observation.object) {
+                        Some(live) => {
+                            seen.observation.live = live;
+                            match self.settle(seen) {
+                                Ok(o) => observations.push(o),
+                                Err(f) => failures.push(*f),
+                            }
+                        }
+                        // Not listed after all (listing was forbidden): read it.
+                        None => unlisted.push((seen, kind)),
+                    },
+                    None => match self.settle(seen) {
+                        Ok(o) => observations.push(o),
+                        Err(f) => failures.push(*f),
+                    },
                 },
-                Ok((o, None)) => observations.push(o),
                 Err(f) => failures.push(f),
             }
         }
         let reads: Vec<Result<Observation, ObjectFailure>> = futures::stream::iter(unlisted)
-            .map(|(mut o, kind, line)| async move {
-                match self.get(&kind, &o.object).await {
+            .map(|(mut seen, kind)| async move {
+                match self.get(&kind, &seen.observation.object).await {
                     Ok(live) => {
-                        o.live = live;
-                        Ok(o)
+                        seen.observation.live = live;
+                        self.settle(seen).map_err(|f| *f)
                     }
                     Err(error) => Err(ObjectFailure {
-                        source: o.source.clone(),
-                        line,
+                        source: seen.observation.source.clone(),
+                        line: seen.line,
                         error,
                     }),
                 }
@@ -354,18 +383,22 @@ impl Cluster {
 
     /// Dry-run one object and read its live state, unless its scope is `crowded` (listed):
     /// then the kind (and the object's line) is returned with the observation, to take the
-    /// live object from the list.
+    /// live object from the list. The answer is read only when the object exists (a create
+    /// shows what was declared); when that is not known yet (its scope's list is still
+    /// running) it is kept as text, for [`Cluster::settle`].
     async fn observe_one(
         &self,
         p: Prepared,
         crowded: &Crowded,
-    ) -> Result<(Observation, Option<(Kind, Option<u64>)>), ObjectFailure> {
+        listed: &std::sync::OnceLock<Result<LiveLists, ClusterError>>,
+    ) -> Result<Seen, ObjectFailure> {
         let fail = |error| ObjectFailure {
             source: p.source.clone(),
             line: p.line,
             error,
         };
-        let mut listed = None;
+        let mut in_list = None;
+        let mut unread = None;
         let (live, dry_run) = match &p.route {
             Route::Skip(reason) => (None, DryRun::Skipped(reason.clone())),
             Route::NamespacePending(kind, ns) => {
@@ -380,33 +413,93 @@ impl Cluster {
                     // field: 400, an invalid value: 422) is the object's fault.
                     Err(ClusterError::Rejected { code: 404, .. }) => (None, skipped),
                     Err(e) => return Err(fail(e)),
-                    Ok(_) => (None, skipped),
+                    Ok(text) => {
+                        self.check_answer(&text, &p.id, p.source.as_deref())
+                            .map_err(fail)?;
+                        (None, skipped)
+                    }
                 }
             }
             Route::Served(kind) => {
                 let live = if crowded.contains(kind, &p.id) {
-                    listed = Some((kind.clone(), p.line));
+                    in_list = Some(kind.clone());
                     None
                 } else {
                     self.get(kind, &p.id).await.map_err(fail)?
                 };
-                let result = self
+                let text = self
                     .dry_run_apply(kind, &p.id, &p.object, p.source.as_deref())
                     .await
                     .map_err(fail)?;
-                (live, DryRun::Result(result))
+                let exists = if in_list.is_some() {
+                    listed
+                        .get()
+                        .and_then(|lists| lists.as_ref().ok())
+                        .and_then(|lists| lists.exists(kind, &p.id))
+                } else {
+                    Some(live.is_some())
+                };
+                let source = p.source.as_deref();
+                match exists {
+                    Some(true) => (
+                        live,
+                        DryRun::Result(self.read_answer(&text, &p.id, source).map_err(fail)?),
+                    ),
+                    Some(false) => {
+                        self.check_answer(&text, &p.id, source).map_err(fail)?;
+                        (live, DryRun::Accepted)
+                    }
+                    None => {
+                        unread = Some(text);
+                        (live, DryRun::Accepted)
+                    }
+                }
             }
         };
-        Ok((
-            Observation {
+        Ok(Seen {
+            observation: Observation {
                 object: p.id,
                 source: p.source,
                 rendered: p.object,
                 live,
                 dry_run,
             },
-            listed,
-        ))
+            line: p.line,
+            listed: in_list,
+            unread,
+        })
+    }
+
+    /// The observation of `seen` once its live object is known: an answer left unread is read
+    /// now if the object exists, else only checked.
+    fn settle(&self, seen: Seen) -> Result<Observation, Box<ObjectFailure>> {
+        let Seen {
+            mut observation,
+            line,
+            unread,
+            ..
+        } = seen;
+        let Some(text) = unread else {
+            return Ok(observation);
+        };
+        let (id, source) = (&observation.object, observation.source.as_deref());
+        let read = if observation.live.is_some() {
+            self.read_answer(&text, id, source).map(DryRun::Result)
+        } else {
+            self.check_answer(&text, id, source)
+                .map(|()| DryRun::Accepted)
+        };
+        match read {
+            Ok(dry_run) => {
+                observation.dry_run = dry_run;
+                Ok(observation)
+            }
+            Err(error) => Err(Box::new(ObjectFailure {
+                source: observation.source.clone(),
+                line,
+                error,
+            })),
+        }
     }
 
     /// The live members of the previous inventory that are not rendered now.
@@ -467,5 +560,72 @@ impl Cluster {
             .into_iter()
             .filter(|(id, _)| prune.contains(id))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ClusterInfo;
+    use serde_json::json;
+
+    fn cluster() -> Cluster {
+        let sandbox = gitops_sandbox::Sandbox::new();
+        Cluster::from_client(
+            kube::Client::new(sandbox.service(), "default"),
+            ClusterInfo {
+                server: "in-process sandbox".into(),
+                context: None,
+            },
+            "the sandbox",
+        )
+    }
+
+    fn seen(live: Option<Value>, unread: Option<&str>) -> Seen {
+        let object = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "web", "namespace": "shop"}, "data": {"a": "1"}});
+        Seen {
+            observation: Observation {
+                object: ObjectRef::from_value(&object).unwrap(),
+                source: Some("base/web.yaml".into()),
+                rendered: object,
+                live,
+                dry_run: DryRun::Accepted,
+            },
+            line: Some(4),
+            listed: None,
+            unread: unread.map(str::to_string),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_left_unread_is_read_only_for_an_object_that_exists() {
+        tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            let cluster = cluster();
+            let answer = r#"{"kind": "ConfigMap", "data": {"a": "2"}}"#;
+            let live = json!({"kind": "ConfigMap", "data": {"a": "1"}});
+            let read = cluster.settle(seen(Some(live), Some(answer))).unwrap();
+            assert_eq!(
+                read.dry_run,
+                DryRun::Result(json!({"kind": "ConfigMap", "data": {"a": "2"}}))
+            );
+            let absent = cluster.settle(seen(None, Some(answer))).unwrap();
+            assert_eq!(absent.dry_run, DryRun::Accepted, "a create keeps no answer");
+            // An answer that is not JSON fails the object, whether it is read or only checked.
+            for live in [None, Some(json!({}))] {
+                let failure = cluster.settle(seen(live, Some("{\"kind\": "))).unwrap_err();
+                assert_eq!(failure.line, Some(4));
+                let message = failure.error.to_string();
+                assert!(
+                    message.contains("dry-run apply") && message.contains("shop/web"),
+                    "{message}"
+                );
+            }
+            // Nothing left unread: the observation is as it was.
+            let done = cluster.settle(seen(None, None)).unwrap();
+            assert_eq!(done.dry_run, DryRun::Accepted);
+        })
+        .await
+        .expect("the test took over 60 s");
     }
 }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::plan::{ChangeOp, ObjectChange, Plan, RingPlan, Summary};
 
-use super::diff::unified;
+use super::diff::write_unified;
 
 /// How the text view is dressed.
 #[derive(Debug, Clone, Copy, Default)]
@@ -83,12 +83,13 @@ fn render_change(out: &mut String, change: &ObjectChange, style: TextStyle) {
             takeover.fields.join(", ")
         );
     }
-    out.push_str(&unified(
+    write_unified(
+        out,
         change.before.as_ref(),
         change.after.as_ref(),
         "    ",
         style.colour,
-    ));
+    );
     if style.azure_groups {
         out.push_str("##[endgroup]\n");
     }

@@ -19,6 +19,9 @@ use super::order::apply_key;
 pub enum DryRun {
     /// The object as a server-side apply with `dryRun=All` would leave it.
     Result(Value),
+    /// The server accepted the dry-run of an object that does not exist: its answer is not
+    /// kept, since a create shows what was declared (the rest of the answer is defaults).
+    Accepted,
     /// No dry-run could be done; the reason is shown to the reader.
     Skipped(String),
 }
@@ -65,7 +68,7 @@ fn into_change(obs: Observation, masker: &Masker) -> (ObjectChange, Value) {
     let (op, before, after, taken_from, prediction, note) = match (live, dry_run) {
         // A create shows what was declared: everything else in the dry-run answer was defaulted
         // by the server, and a field only the server defaulted is never shown.
-        (None, DryRun::Result(_)) => (
+        (None, DryRun::Result(_) | DryRun::Accepted) => (
             ChangeOp::Create,
             None,
             Some(declared),
@@ -100,24 +103,16 @@ fn into_change(obs: Observation, masker: &Masker) -> (ObjectChange, Value) {
                 None,
             )
         }
+        // An answer is dropped only for an object that does not exist; should one exist
+        // after all, say so and show the declared object against the live one.
+        (Some(live), DryRun::Accepted) => declared_against(
+            live,
+            declared,
+            "the server's dry-run answer was not kept".to_string(),
+        ),
         // Live but not dry-run-able cannot happen for a kind the server serves; be honest and
         // show the declared object against the live one.
-        (Some(live), DryRun::Skipped(reason)) => {
-            let before = normalize_owned(live);
-            let op = if declared == before {
-                ChangeOp::Unchanged
-            } else {
-                ChangeOp::Update
-            };
-            (
-                op,
-                Some(before),
-                Some(declared),
-                Vec::new(),
-                Prediction::Rendered,
-                Some(reason),
-            )
-        }
+        (Some(live), DryRun::Skipped(reason)) => declared_against(live, declared, reason),
     };
     let change = ObjectChange {
         object,
@@ -131,6 +126,34 @@ fn into_change(obs: Observation, masker: &Masker) -> (ObjectChange, Value) {
         note,
     };
     (change, rendered)
+}
+
+/// The parts of a change of a live object for which the server predicted nothing: the declared
+/// object against the live one, with `reason` as the note.
+type Parts = (
+    ChangeOp,
+    Option<Value>,
+    Option<Value>,
+    Vec<super::managers::Takeover>,
+    Prediction,
+    Option<String>,
+);
+
+fn declared_against(live: Value, declared: Value, reason: String) -> Parts {
+    let before = normalize_owned(live);
+    let op = if declared == before {
+        ChangeOp::Unchanged
+    } else {
+        ChangeOp::Update
+    };
+    (
+        op,
+        Some(before),
+        Some(declared),
+        Vec::new(),
+        Prediction::Rendered,
+        Some(reason),
+    )
 }
 
 /// The deletion of a pruned object.
@@ -235,6 +258,8 @@ mod tests {
         );
         assert_eq!(c.op, ChangeOp::Create);
         assert_eq!(c.live, None);
+        let accepted = object_change(&obs(cm(json!({"a": "1"})), None, DryRun::Accepted), &m);
+        assert_eq!(accepted, c, "a create needs only the server's yes");
 
         let cur = live(cm(json!({"a": "1"})), "5");
         let c = object_change(
