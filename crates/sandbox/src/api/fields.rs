@@ -184,19 +184,39 @@ pub(crate) fn check_applied(ctx: &Ctx<'_>, config: &Value) -> Result<(), ApiErro
 /// them), a Secret's `stringData` merged into `data`, API defaulting, and the size etcd accepts.
 /// https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation
 pub(crate) fn finish(ctx: &Ctx<'_>, object: Value) -> Result<Value, ApiError> {
-    finish_stored(ctx, object, None)
+    finish_checked(ctx, object, None, false)
 }
 
-/// [`finish`] of an object known to equal the `stored` version (a no-op apply): field
-/// validation's verdict on that version is reused when it accepted it unchanged before.
-pub(crate) fn finish_stored(
+/// [`finish`] of the result of a server-side apply, whose `stored` version it equals when the
+/// apply was a no-op: field validation's verdict on that version is reused when it accepted it
+/// unchanged before.
+///
+/// Its `managedFields` are the server's own, read from the stored object or made by the apply:
+/// the real server builds them in typed form and never decodes them from a request, so field
+/// validation checks the object without them (their `fieldsV1` is often as large as the rest
+/// of the object).
+/// https://kubernetes.io/docs/reference/using-api/server-side-apply/#field-management
+pub(crate) fn finish_applied(
     ctx: &Ctx<'_>,
     object: Value,
     stored: Option<&Arc<Value>>,
 ) -> Result<Value, ApiError> {
+    finish_checked(ctx, object, stored, true)
+}
+
+fn finish_checked(
+    ctx: &Ctx<'_>,
+    mut object: Value,
+    stored: Option<&Arc<Value>>,
+    applied: bool,
+) -> Result<Value, ApiError> {
     let mode = validation_mode(ctx, "PatchOptions")?;
     let tag = mode as u8;
     let remembered = stored.and_then(|version| ctx.store.checked_warnings(version, tag));
+    let managed_fields = match object.get_mut("metadata") {
+        Some(Value::Object(meta)) if applied => meta.remove("managedFields"),
+        _ => None,
+    };
     // One typed round trip decides the warnings and what `Warn`/`Ignore` drop.
     let mut object = match remembered {
         Some(warnings) => {
@@ -214,6 +234,9 @@ pub(crate) fn finish_stored(
             Err(e) => return Err(rejection(ctx, &object, e)),
         },
     };
+    if let (Some(list), Some(Value::Object(meta))) = (managed_fields, object.get_mut("metadata")) {
+        meta.insert("managedFields".to_owned(), list);
+    }
     secret::merge_string_data(&ctx.info, &mut object);
     defaults::apply_defaults(&mut object, &gvk(ctx));
     // Data and annotation size limits (422), then etcd's request limit, which a dry run

@@ -204,7 +204,7 @@ fn server_side_apply(ctx: &Ctx<'_>, status: bool) -> ApiResult {
             let mut created = ssa::apply(None, &config, &gvk, &options)
                 .map_err(|e| fields::ssa_error(ctx, &e))?;
             strategy::prepare_for_create(&ctx.info, &mut created);
-            let created = fields::finish(ctx, created)?;
+            let created = fields::finish_applied(ctx, created, None)?;
             match ctx.store.create_with(
                 ctx.info.key(),
                 created,
@@ -234,7 +234,7 @@ fn server_side_apply(ctx: &Ctx<'_>, status: bool) -> ApiResult {
         }
         // A no-op apply: the merged object is the stored version.
         let stored = (merged == *live).then_some(&live);
-        let merged = fields::finish_stored(ctx, merged, stored)?;
+        let merged = fields::finish_applied(ctx, merged, stored)?;
         match store_write(ctx, merged, status) {
             Err(StoreError::Conflict { .. }) => continue,
             result => return respond(ctx, StatusCode::OK, result),

@@ -160,7 +160,11 @@ pub fn namespace_accepts_creates(ctx: &Ctx<'_>) -> Result<(), ApiError> {
     let Some(ns) = ctx.namespace().filter(|_| ctx.info.namespaced) else {
         return Ok(());
     };
-    match ctx.store.get(&ResourceKey::core("namespaces"), None, ns) {
+    // Read shared: only the deletion mark is looked at, the namespace is not copied.
+    match ctx
+        .store
+        .get_shared(&ResourceKey::core("namespaces"), None, ns)
+    {
         None => Err(ApiError::not_found(&ResourceKey::core("namespaces"), ns)),
         Some(namespace) if namespace.pointer("/metadata/deletionTimestamp").is_some() => {
             Err(ApiError {

@@ -50,6 +50,18 @@ pub(super) fn merge_object(
     Ok(Value::Object(out))
 }
 
+/// [`merge_object`] into no live object, taking the configuration: it is the new object, but
+/// for its fields set to `null` (which the merge removes, here from nothing).
+pub(super) fn created(config: Value) -> Value {
+    match config {
+        Value::Object(mut map) => {
+            map.retain(|_, value| !value.is_null());
+            Value::Object(map)
+        }
+        other => other,
+    }
+}
+
 /// Merge `config` into the map `out` (a copy of the live map).
 fn merge_map(
     out: &mut Map<String, Value>,

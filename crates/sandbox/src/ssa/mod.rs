@@ -209,7 +209,11 @@ pub fn apply(
         None => (FieldSet::new(), None),
     };
 
-    let mut merged = merge::merge_object(live_value, &config, schema)?;
+    // A create merges into nothing: the configuration is the object (it is not needed after).
+    let mut merged = match live {
+        Some(_) => merge::merge_object(live_value, &config, schema)?,
+        None => merge::created(config),
+    };
 
     // Removal: fields applied last time, not this time, owned by nobody else. Most applies
     // repeat their fields: then nothing is removed, and the union of every owner's fields and

@@ -41,12 +41,18 @@ impl PathElement {
 
     /// The `FieldsV1` key of this element (`f:spec`, `k:{"name":"x"}`, `v:"a"`, `i:0`).
     pub fn to_fields_v1_key(&self) -> String {
-        match self {
-            Self::Field(name) => format!("f:{name}"),
-            Self::Key(json) => format!("k:{json}"),
-            Self::Value(json) => format!("v:{json}"),
-            Self::Index(i) => format!("i:{i}"),
-        }
+        let (prefix, text) = match self {
+            Self::Field(name) => ("f:", name),
+            Self::Key(json) => ("k:", json),
+            Self::Value(json) => ("v:", json),
+            Self::Index(i) => return format!("i:{i}"),
+        };
+        // Written for every owned field of every managedFields entry: one allocation, no
+        // formatting machinery.
+        let mut key = String::with_capacity(prefix.len() + text.len());
+        key.push_str(prefix);
+        key.push_str(text);
+        key
     }
 
     /// Parse a `FieldsV1` key; `None` for anything else (including `.`).

@@ -196,3 +196,24 @@ fn snapshot_round_trips_objects_logs_and_crds() {
     assert_eq!(log.previous, Some(vec!["one".to_owned()]));
     assert_eq!(log.current, ["two"]);
 }
+
+// `metadata.uid` is an RFC 4122 version 4 UUID, as `kubectl get -o yaml` shows it:
+// https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#uids
+#[test]
+fn uids_are_random_version_4_uuids() {
+    let a = super::new_uid();
+    let groups: Vec<&str> = a.split('-').collect();
+    assert_eq!(
+        groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+        [8, 4, 4, 4, 12],
+        "{a}"
+    );
+    assert!(
+        a.chars()
+            .all(|c| c == '-' || c.is_ascii_digit() || ('a'..='f').contains(&c)),
+        "{a}"
+    );
+    assert!(groups[2].starts_with('4'), "{a}");
+    assert!(matches!(&groups[3][..1], "8" | "9" | "a" | "b"), "{a}");
+    assert_ne!(a, super::new_uid());
+}
