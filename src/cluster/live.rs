@@ -207,7 +207,10 @@ impl Cluster {
             if let Some(t) = &token {
                 params = params.continue_token(t);
             }
-            let mut page = self.send_json(|| request.list(&params)).await?;
+            // Read without our own managedFields entries (see `answer`): a list of thousands
+            // of objects is mostly field sets nobody reads.
+            let text = self.send_text(|| request.list(&params)).await?;
+            let mut page = super::answer::list(&text).map_err(kube::Error::SerdeError)?;
             if let Some(items) = page.get_mut("items").and_then(Value::as_array_mut) {
                 for mut item in std::mem::take(items) {
                     // List items come without apiVersion/kind; put them back so they are whole objects.

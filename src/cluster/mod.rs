@@ -1,6 +1,7 @@
 //! The only door to the Kubernetes API: connecting (kubeconfig or the in-process sandbox),
 //! discovery, reading live objects, and server-side (dry-run) apply, concurrently and with retries.
 
+pub mod answer;
 pub mod apply_calls;
 pub mod connect;
 pub mod credentials;

@@ -144,14 +144,15 @@ impl Cluster {
             .map_err(|e| self.object_error(id, source, "dry-run apply", &e))
     }
 
-    /// The object in a dry-run answer's text.
+    /// The object in a dry-run answer's text (without our own `managedFields` entries: see
+    /// [`super::answer`]).
     pub fn read_answer(
         &self,
         text: &str,
         id: &ObjectRef,
         source: Option<&str>,
     ) -> Result<Value, ClusterError> {
-        serde_json::from_str(text).map_err(|e| self.answer_error(id, source, e))
+        super::answer::object(text).map_err(|e| self.answer_error(id, source, e))
     }
 
     /// That a dry-run answer's text is JSON, without building the object (for an answer whose

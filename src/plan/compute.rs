@@ -63,7 +63,9 @@ fn into_change(obs: Observation, masker: &Masker) -> (ObjectChange, Value) {
         live,
         dry_run,
     } = obs;
-    let declared = normalize(&rendered);
+    // What was declared, as it is shown: only a create (and a change the server did not
+    // predict) shows it, so only they copy it.
+    let declared = || normalize(&rendered);
     let live_version = live.as_ref().and_then(LiveVersion::of);
     let (op, before, after, taken_from, prediction, note) = match (live, dry_run) {
         // A create shows what was declared: everything else in the dry-run answer was defaulted
@@ -71,7 +73,7 @@ fn into_change(obs: Observation, masker: &Masker) -> (ObjectChange, Value) {
         (None, DryRun::Result(_) | DryRun::Accepted) => (
             ChangeOp::Create,
             None,
-            Some(declared),
+            Some(declared()),
             Vec::new(),
             Prediction::Server,
             None,
@@ -79,7 +81,7 @@ fn into_change(obs: Observation, masker: &Masker) -> (ObjectChange, Value) {
         (None, DryRun::Skipped(reason)) => (
             ChangeOp::Create,
             None,
-            Some(declared),
+            Some(declared()),
             Vec::new(),
             Prediction::Rendered,
             Some(reason),
@@ -93,7 +95,9 @@ fn into_change(obs: Observation, masker: &Masker) -> (ObjectChange, Value) {
             } else {
                 ChangeOp::Update
             };
-            strip_new_defaults(&mut after, Some(&before), Some(&declared));
+            // The rendered object as it is, not normalised: normalising only removes keys,
+            // and `after` (normalised) has none of them, so the fields kept are the same.
+            strip_new_defaults(&mut after, Some(&before), Some(&rendered));
             (
                 op,
                 Some(before),
@@ -107,12 +111,12 @@ fn into_change(obs: Observation, masker: &Masker) -> (ObjectChange, Value) {
         // after all, say so and show the declared object against the live one.
         (Some(live), DryRun::Accepted) => declared_against(
             live,
-            declared,
+            declared(),
             "the server's dry-run answer was not kept".to_string(),
         ),
         // Live but not dry-run-able cannot happen for a kind the server serves; be honest and
         // show the declared object against the live one.
-        (Some(live), DryRun::Skipped(reason)) => declared_against(live, declared, reason),
+        (Some(live), DryRun::Skipped(reason)) => declared_against(live, declared(), reason),
     };
     let change = ObjectChange {
         object,
@@ -171,6 +175,51 @@ pub fn deletion(object: &ObjectRef, live: &Value, masker: &Masker) -> ObjectChan
     }
 }
 
+/// Observations below this many are turned into changes on one thread.
+const PARALLEL_FROM: usize = 256;
+
+/// [`into_change`] of every observation, in order. With thousands of objects, normalising and
+/// copying them is most of the plan's work after the cluster has answered, and the cores are
+/// free by then: the observations are shared out over them.
+fn into_changes(observations: Vec<Observation>, masker: &Masker) -> Vec<(ObjectChange, Value)> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if cores < 2 || observations.len() < PARALLEL_FROM {
+        return observations
+            .into_iter()
+            .map(|o| into_change(o, masker))
+            .collect();
+    }
+    let size = observations.len().div_ceil(cores);
+    let mut parts = Vec::with_capacity(cores);
+    let mut rest = observations;
+    while rest.len() > size {
+        let tail = rest.split_off(size);
+        parts.push(rest);
+        rest = tail;
+    }
+    parts.push(rest);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .map(|o| into_change(o, masker))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for handle in handles {
+            match handle.join() {
+                Ok(part) => out.extend(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
 /// The inputs of a ring's plan besides the observations.
 #[derive(Debug, Clone)]
 pub struct RingContext {
@@ -194,8 +243,7 @@ pub fn ring_plan(
 ) -> RingPlan {
     let mut changes = Vec::with_capacity(observations.len() + pruned.len());
     let mut rendered = Vec::with_capacity(observations.len());
-    for observation in observations {
-        let (change, object) = into_change(observation, masker);
+    for (change, object) in into_changes(observations, masker) {
         changes.push(change);
         rendered.push(object);
     }
@@ -369,5 +417,34 @@ mod tests {
             }
         );
         assert_eq!(plan.prune.len(), 1);
+    }
+
+    #[test]
+    fn many_observations_give_the_changes_one_thread_would_in_order() {
+        let m = Masker::with_key([1; 32]);
+        let observations: Vec<Observation> = (0..PARALLEL_FROM * 3 + 5)
+            .map(|i| {
+                let mut rendered = cm(json!({"i": i.to_string()}));
+                rendered["metadata"]["name"] = json!(format!("cm-{i}"));
+                let mut current = live(rendered.clone(), "3");
+                current["data"]["i"] = json!(if i % 3 == 0 { "old" } else { "" });
+                match i % 3 {
+                    0 => obs(rendered.clone(), Some(current), DryRun::Result(rendered)),
+                    1 => obs(rendered, None, DryRun::Accepted),
+                    _ => obs(rendered, Some(current), DryRun::Skipped("why".into())),
+                }
+            })
+            .collect();
+        let one_thread: Vec<(ObjectChange, Value)> = observations
+            .iter()
+            .map(|o| into_change(o.clone(), &m))
+            .collect();
+        assert_eq!(into_changes(observations, &m), one_thread);
+        assert_eq!(one_thread[0].0.op, ChangeOp::Update);
+        assert_eq!(one_thread[1].0.op, ChangeOp::Create);
+        assert_eq!(
+            one_thread.last().map(|c| &c.0.object.name),
+            Some(&"cm-772".to_string())
+        );
     }
 }
