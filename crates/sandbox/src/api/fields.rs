@@ -170,12 +170,17 @@ fn rejection(ctx: &Ctx<'_>, object: &Value, rejection: Rejection) -> ApiError {
 /// https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation ("Strict: This
 /// will fail the request with a BadRequest error if any unknown fields would be dropped")
 /// https://kubernetes.io/docs/reference/using-api/server-side-apply/#conflicts
-pub(crate) fn check_applied(ctx: &Ctx<'_>, config: &Value) -> Result<(), ApiError> {
+///
+/// Returns whether the configuration was accepted as sent: it decoded with no unknown field,
+/// no wrong type and no validation issue, under `Strict` or `Warn` (under `Ignore` unknown
+/// fields are dropped without a word, so "as sent" is not known).
+pub(crate) fn check_applied(ctx: &Ctx<'_>, config: &Value) -> Result<bool, ApiError> {
     let mode = validation_mode(ctx, "PatchOptions")?;
     match schema::check_write(config, mode) {
         Err(bad @ Rejection::BadRequest { .. }) => Err(rejection(ctx, config, bad)),
+        Ok(warnings) => Ok(warnings.is_empty() && mode != FieldValidation::Ignore),
         // Warnings and validation (422) are about the merged object: `finish` reports them.
-        Ok(_) | Err(Rejection::Invalid(_)) => Ok(()),
+        Err(Rejection::Invalid(_)) => Ok(false),
     }
 }
 
@@ -184,12 +189,28 @@ pub(crate) fn check_applied(ctx: &Ctx<'_>, config: &Value) -> Result<(), ApiErro
 /// them), a Secret's `stringData` merged into `data`, API defaulting, and the size etcd accepts.
 /// https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation
 pub(crate) fn finish(ctx: &Ctx<'_>, object: Value) -> Result<Value, ApiError> {
-    finish_checked(ctx, object, None, false)
+    finish_checked(ctx, object, Known::Nothing, false)
 }
 
-/// [`finish`] of the result of a server-side apply, whose `stored` version it equals when the
-/// apply was a no-op: field validation's verdict on that version is reused when it accepted it
-/// unchanged before.
+/// What field validation already knows of the result of a server-side apply.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Known<'a> {
+    /// Nothing: it is decoded and validated.
+    Nothing,
+    /// It equals this stored version (a no-op apply): the verdict remembered for the version is
+    /// reused when it accepted it unchanged before.
+    Stored(&'a Arc<Value>),
+    /// It is a new object made from an applied configuration that [`check_applied`] accepted
+    /// as sent and that sets no top-level field to `null`: the object is that configuration
+    /// plus fields the server sets (`uid`, `creationTimestamp`, `generation`, the initial
+    /// `status`) and without the `status` it sent, so its verdict is the configuration's.
+    /// The real server decodes an applied configuration once; it never decodes the object it
+    /// makes from it again.
+    /// https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation
+    Accepted,
+}
+
+/// [`finish`] of the result of a server-side apply.
 ///
 /// Its `managedFields` are the server's own, read from the stored object or made by the apply:
 /// the real server builds them in typed form and never decodes them from a request, so field
@@ -199,20 +220,28 @@ pub(crate) fn finish(ctx: &Ctx<'_>, object: Value) -> Result<Value, ApiError> {
 pub(crate) fn finish_applied(
     ctx: &Ctx<'_>,
     object: Value,
-    stored: Option<&Arc<Value>>,
+    known: Known<'_>,
 ) -> Result<Value, ApiError> {
-    finish_checked(ctx, object, stored, true)
+    finish_checked(ctx, object, known, true)
 }
 
 fn finish_checked(
     ctx: &Ctx<'_>,
     mut object: Value,
-    stored: Option<&Arc<Value>>,
+    known: Known<'_>,
     applied: bool,
 ) -> Result<Value, ApiError> {
     let mode = validation_mode(ctx, "PatchOptions")?;
     let tag = mode as u8;
-    let remembered = stored.and_then(|version| ctx.store.checked_warnings(version, tag));
+    let stored = match known {
+        Known::Stored(version) => Some(version),
+        Known::Nothing | Known::Accepted => None,
+    };
+    let remembered = match known {
+        Known::Stored(version) => ctx.store.checked_warnings(version, tag),
+        Known::Accepted => Some(Vec::new()),
+        Known::Nothing => None,
+    };
     let managed_fields = match object.get_mut("metadata") {
         Some(Value::Object(meta)) if applied => meta.remove("managedFields"),
         _ => None,

@@ -156,8 +156,9 @@ fn decode_apply_body(body: &[u8]) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
 }
 
-/// The applied configuration (YAML or JSON), checked against the request as the real server does.
-fn applied_configuration(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
+/// The applied configuration (YAML or JSON), checked against the request as the real server
+/// does, and whether field validation accepted it as sent ([`fields::check_applied`]).
+fn applied_configuration(ctx: &Ctx<'_>) -> Result<(Value, bool), ApiError> {
     let mut config = decode_apply_body(&ctx.body)?;
     if !config.is_object() {
         return Err(ApiError::bad_request(
@@ -168,13 +169,23 @@ fn applied_configuration(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
     validate::check_namespace(ctx, &mut config)?;
     validate::check_name_matches(ctx, &config)?;
     // Decoded (unknown and mistyped fields) before the merge, whose conflicts come after.
-    fields::check_applied(ctx, &config)?;
-    Ok(config)
+    let accepted = fields::check_applied(ctx, &config)?;
+    Ok((config, accepted))
 }
 
 /// `PATCH` with `application/apply-patch+yaml`: creates the object if it does not exist.
 fn server_side_apply(ctx: &Ctx<'_>, status: bool) -> ApiResult {
-    let config = applied_configuration(ctx)?;
+    let (config, accepted) = applied_configuration(ctx)?;
+    // A create from such a configuration needs no second decoding (`fields::Known::Accepted`).
+    let created_known = if accepted
+        && config
+            .as_object()
+            .is_some_and(|map| map.values().all(|value| !value.is_null()))
+    {
+        fields::Known::Accepted
+    } else {
+        fields::Known::Nothing
+    };
     let gvk = Gvk::new(&ctx.info.group, &ctx.info.version, &ctx.info.kind);
     let manager = fields::manager(ctx);
     let time = now_timestamp();
@@ -204,7 +215,7 @@ fn server_side_apply(ctx: &Ctx<'_>, status: bool) -> ApiResult {
             let mut created = ssa::apply(None, &config, &gvk, &options)
                 .map_err(|e| fields::ssa_error(ctx, &e))?;
             strategy::prepare_for_create(&ctx.info, &mut created);
-            let created = fields::finish_applied(ctx, created, None)?;
+            let created = fields::finish_applied(ctx, created, created_known)?;
             match ctx.store.create_with(
                 ctx.info.key(),
                 created,
@@ -233,8 +244,12 @@ fn server_side_apply(ctx: &Ctx<'_>, status: bool) -> ApiResult {
             meta.insert("resourceVersion".to_owned(), rv.clone());
         }
         // A no-op apply: the merged object is the stored version.
-        let stored = (merged == *live).then_some(&live);
-        let merged = fields::finish_applied(ctx, merged, stored)?;
+        let known = if merged == *live {
+            fields::Known::Stored(&live)
+        } else {
+            fields::Known::Nothing
+        };
+        let merged = fields::finish_applied(ctx, merged, known)?;
         match store_write(ctx, merged, status) {
             Err(StoreError::Conflict { .. }) => continue,
             result => return respond(ctx, StatusCode::OK, result),

@@ -176,3 +176,86 @@ async fn server_side_apply_decodes_before_it_finds_conflicts() {
     })
     .await;
 }
+
+// A server-side apply that creates the object: its configuration is decoded once, under the
+// request's mode, and the object made from it is stored with the server's fields added and the
+// unknown fields (Warn, Ignore) left out. The `status` it sends is not applied, but it is
+// decoded: an unknown field there is still refused under Strict.
+// https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation
+#[tokio::test]
+async fn an_apply_that_creates_decodes_its_configuration_once_in_every_mode() {
+    timed(async {
+        let (_sandbox, client) = sandbox();
+        let config = |name: &str, extra: serde_json::Value| {
+            let mut c = json!({
+                "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": {"app": "web"}},
+                "spec": {"selector": {"matchLabels": {"app": "web"}},
+                    "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "app", "image": "nginx"}]}}},
+                "status": {"replicas": 9},
+            });
+            if let (Some(spec), serde_json::Value::Object(extra)) = (c["spec"].as_object_mut(), extra) {
+                spec.extend(extra);
+            }
+            serde_json::to_vec(&c).unwrap()
+        };
+        let apply = |name: &str, validation: &str, body: Vec<u8>| {
+            let client = client.clone();
+            let uri = format!("{URL}/{name}?fieldManager=gitops&fieldValidation={validation}");
+            async move {
+                let request = http::Request::builder()
+                    .method("PATCH")
+                    .uri(uri)
+                    .header(http::header::CONTENT_TYPE, "application/apply-patch+yaml")
+                    .body(body)
+                    .unwrap();
+                let response = client.send(request.map(Into::into)).await.unwrap();
+                let code = response.status().as_u16();
+                let warnings: Vec<String> = response
+                    .headers()
+                    .get_all("warning")
+                    .iter()
+                    .map(|v| v.to_str().unwrap().to_owned())
+                    .collect();
+                let bytes = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+                (code, warnings, serde_json::from_slice::<serde_json::Value>(&bytes).unwrap())
+            }
+        };
+        for (i, mode) in ["Strict", "Warn", "Ignore"].into_iter().enumerate() {
+            // Clean: created as sent, plus the server's fields and defaults, no warning.
+            let name = format!("clean-{i}");
+            let (code, warnings, created) = apply(&name, mode, config(&name, json!({}))).await;
+            assert_eq!((code, warnings.len()), (201, 0), "{mode}: {created}");
+            assert_eq!(created["metadata"]["uid"].as_str().map(str::len), Some(36));
+            assert_eq!(created["metadata"]["generation"], 1);
+            assert_eq!(created["spec"]["replicas"], 1, "defaulted");
+            assert!(created["status"].get("replicas").is_none(), "{created}");
+            let owned = &created["metadata"]["managedFields"][0]["fieldsV1"];
+            assert!(owned["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"app\"}"]["f:image"].is_object(), "{owned}");
+            assert!(owned.get("f:status").is_none(), "{owned}");
+
+            // An unknown field: refused, or dropped with (Warn) or without (Ignore) a warning.
+            let name = format!("unknown-{i}");
+            let (code, warnings, created) = apply(&name, mode, config(&name, json!({"replicaz": 3}))).await;
+            match mode {
+                "Strict" => assert_eq!((code, created["reason"].as_str()), (400, Some("BadRequest")), "{created}"),
+                _ => {
+                    assert_eq!(code, 201, "{created}");
+                    assert!(created["spec"].get("replicaz").is_none(), "{created}");
+                    let expected: &[&str] = if mode == "Warn" { &["299 - \"unknown field \\\"spec.replicaz\\\"\""] } else { &[] };
+                    assert_eq!(warnings, expected);
+                }
+            }
+        }
+        let bad_status = serde_json::to_vec(&json!({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "bad-status"},
+            "spec": {"selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "app", "image": "nginx"}]}}},
+            "status": {"replicaz": 1},
+        }))
+        .unwrap();
+        let (code, _, body) = apply("bad-status", "Strict", bad_status).await;
+        assert_eq!((code, body["reason"].as_str()), (400, Some("BadRequest")), "{body}");
+        assert!(body["message"].as_str().unwrap().contains("status.replicaz"), "{body}");
+    })
+    .await;
+}
