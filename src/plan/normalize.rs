@@ -80,29 +80,23 @@ fn drop_if_empty(map: &mut Map<String, Value>, key: &str) {
 /// otherwise by position.
 pub fn strip_new_defaults(after: &mut Value, before: Option<&Value>, declared: Option<&Value>) {
     match after {
-        Value::Object(map) => {
-            let keys: Vec<String> = map.keys().cloned().collect();
-            for key in keys {
-                let b = before.and_then(|b| b.get(&key));
-                let d = declared.and_then(|d| d.get(&key));
-                if b.is_none() && d.is_none() {
-                    map.remove(&key);
-                } else if let Some(child) = map.get_mut(&key) {
-                    strip_new_defaults(child, b, d);
-                }
+        Value::Object(map) => map.retain(|key, child| {
+            let b = before.and_then(|b| b.get(key));
+            let d = declared.and_then(|d| d.get(key));
+            if b.is_none() && d.is_none() {
+                return false;
             }
-        }
+            strip_new_defaults(child, b, d);
+            true
+        }),
         Value::Array(items) => {
             let by_name = items
                 .iter()
                 .all(|i| i.get("name").and_then(Value::as_str).is_some());
             for (index, item) in items.iter_mut().enumerate() {
                 let (b, d) = if by_name {
-                    let name = item.get("name").cloned();
-                    (
-                        find_named(before, name.as_ref()),
-                        find_named(declared, name.as_ref()),
-                    )
+                    let name = item.get("name");
+                    (find_named(before, name), find_named(declared, name))
                 } else {
                     (
                         before.and_then(|b| b.get(index)),
