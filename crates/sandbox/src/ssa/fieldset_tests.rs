@@ -251,3 +251,49 @@ fn changed_fields_are_those_whose_value_differs() {
         deployment_fields(&new)
     );
 }
+
+// A no-op write reports the same missing-key error as a write that builds the sets: the
+// first keyed item without its key, in the same order, named by the same path.
+#[test]
+fn a_missing_list_key_is_found_without_building_the_set() {
+    use super::super::object_fields::check_list_keys;
+    let schema = root(&Gvk::new("apps", "v1", "Deployment"));
+    let mut cases = vec![web("web:1", json!([{"containerPort": 80}]))];
+    let mut no_port = web("web:1", json!([{"containerPort": 80}, {"name": "x"}]));
+    no_port["metadata"]["ownerReferences"] =
+        json!([{"apiVersion": "v1", "kind": "X", "name": "o"}]);
+    cases.push(no_port.clone());
+    // ownerReferences (keyed by uid) comes first in the walk: metadata before spec.
+    no_port["metadata"]["ownerReferences"][0]["uid"] = json!("u1");
+    cases.push(no_port);
+    let mut second = web("web:1", json!([]));
+    second["spec"]["template"]["spec"]["containers"] =
+        json!([{"name": "a", "env": [{"name": "A"}, {"value": "no name"}]}, {"image": "x"}]);
+    cases.push(second);
+    let mut status = web("web:1", json!([]));
+    status["status"] = json!({"conditions": [{"status": "True"}]});
+    cases.push(status);
+    let mut seen = Vec::new();
+    for case in &cases {
+        for scope in [Scope::Main, Scope::Status] {
+            let built = FieldSet::from_object(case, schema, scope).err();
+            assert_eq!(check_list_keys(case, schema, scope).err(), built);
+            seen.push(built.map(|e| e.to_string()));
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            None,
+            None,
+            Some("`.metadata.ownerReferences[0]`: associative list with keys has an element that omits key field \"uid\"".to_owned()),
+            None,
+            Some("`.spec.template.spec.containers[name=\"web\"].ports[1]`: associative list with keys has an element that omits key field \"containerPort\"".to_owned()),
+            None,
+            Some("`.spec.template.spec.containers[name=\"a\"].env[1]`: associative list with keys has an element that omits key field \"name\"".to_owned()),
+            None,
+            None,
+            Some("`.status.conditions[0]`: associative list with keys has an element that omits key field \"type\"".to_owned()),
+        ]
+    );
+}

@@ -404,12 +404,14 @@ fn changed_paths(
     schema: Option<gitops_manifest::merge_keys::TypeSchema>,
     scope: Scope,
 ) -> Result<FieldSet, SsaError> {
-    let old_set = FieldSet::from_object(old, schema, scope)?;
     // Equal objects (managedFields is no field of a set) have no changed field; the common
-    // case of a no-op apply or update, told without the second set and a lookup per path.
+    // case of a no-op apply or update, told without building a set. The error the old
+    // object's set would have (a list item without its key) is still reported.
     if equal_but_managed_fields(old, new) {
+        object_fields::check_list_keys(old, schema, scope)?;
         return Ok(FieldSet::new());
     }
+    let old_set = FieldSet::from_object(old, schema, scope)?;
     let mut all = FieldSet::from_object(new, schema, scope)?;
     all.extend(&old_set);
     Ok(all.changed_between(old, new))

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::SsaError;
 use super::fieldset::{FieldSet, Node, Trail};
-use super::path::PathElement;
+use super::path::{Path, PathElement};
 
 /// Which part of an object a field set covers: the main resource or its `status` subresource.
 ///
@@ -134,6 +134,141 @@ fn field_node(value: &Value, field: &FieldSchema, at: &Trail<'_>) -> Result<Node
             Ok(node)
         }
         _ => Ok(Node::leaf()),
+    }
+}
+
+/// The error [`FieldSet::from_object`] would return for `object` (a `map` list item without
+/// one of its key fields), found in the same order without building the set: for a no-op
+/// write, whose field sets are not needed but whose errors are.
+pub(super) fn check_list_keys(
+    object: &Value,
+    root: Option<TypeSchema>,
+    scope: Scope,
+) -> Result<(), SsaError> {
+    let Value::Object(map) = object else {
+        return Ok(());
+    };
+    for (key, value) in map {
+        let keep = match scope {
+            Scope::Main => !matches!(key.as_str(), "apiVersion" | "kind" | "status"),
+            Scope::Status => key == "status",
+        };
+        if !keep {
+            continue;
+        }
+        let field = root.map(|t| t.field(key)).unwrap_or(FieldSchema::UNKNOWN);
+        let at = Steps::ROOT.field(key);
+        if key == "metadata" {
+            if let Value::Object(meta) = value {
+                for (mkey, mvalue) in meta {
+                    if STRIPPED_METADATA.contains(&mkey.as_str()) {
+                        continue;
+                    }
+                    let mfield = field
+                        .child()
+                        .map(|t| t.field(mkey))
+                        .unwrap_or(FieldSchema::UNKNOWN);
+                    check_field(mvalue, &mfield, &at.field(mkey))?;
+                }
+            }
+            continue;
+        }
+        check_field(value, &field, &at)?;
+    }
+    Ok(())
+}
+
+/// [`check_list_keys`] of one field's value, walked as [`field_node`] walks it.
+fn check_field(value: &Value, field: &FieldSchema, at: &Steps<'_>) -> Result<(), SsaError> {
+    match value {
+        Value::Object(map) if !map.is_empty() && !field.atomic => {
+            let ty = field.child();
+            for (key, child) in map {
+                let child_field = ty.map(|t| t.field(key)).unwrap_or(FieldSchema::UNKNOWN);
+                check_field(child, &child_field, &at.field(key))?;
+            }
+        }
+        Value::Array(items) if field.ssa_list_type() != SsaListType::Atomic => {
+            let item_field = item_schema(field);
+            let list_type = field.ssa_list_type();
+            for (i, item) in items.iter().enumerate() {
+                if let SsaListType::Map(keys) = list_type
+                    && let Some(key) = keys.iter().find(|key| {
+                        item.get(**key).is_none_or(Value::is_null)
+                            && !KEY_DEFAULTS.iter().any(|(k, _)| k == *key)
+                    })
+                {
+                    return Err(SsaError::MissingListKey {
+                        path: format!("{}[{i}]", at.path()),
+                        key,
+                    });
+                }
+                if let Value::Object(item_map) = item {
+                    let ty = item_field.child();
+                    let item_at = at.item(item, i, list_type);
+                    for (key, child) in item_map {
+                        let child_field = ty.map(|t| t.field(key)).unwrap_or(FieldSchema::UNKNOWN);
+                        check_field(child, &child_field, &item_at.field(key))?;
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The path [`check_field`] walked, borrowed from the object: elements are only made for the
+/// path an error names.
+#[derive(Clone, Copy)]
+struct Steps<'a> {
+    parent: Option<&'a Steps<'a>>,
+    step: Step<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Root,
+    Field(&'a str),
+    Item(&'a Value, usize, SsaListType),
+}
+
+impl<'a> Steps<'a> {
+    const ROOT: Steps<'static> = Steps {
+        parent: None,
+        step: Step::Root,
+    };
+
+    fn field(&'a self, name: &'a str) -> Steps<'a> {
+        Steps {
+            parent: Some(self),
+            step: Step::Field(name),
+        }
+    }
+
+    fn item(&'a self, item: &'a Value, index: usize, list_type: SsaListType) -> Steps<'a> {
+        Steps {
+            parent: Some(self),
+            step: Step::Item(item, index, list_type),
+        }
+    }
+
+    fn path(&self) -> Path {
+        let mut elements = Vec::new();
+        let mut at = Some(self);
+        while let Some(steps) = at {
+            match steps.step {
+                Step::Root => {}
+                Step::Field(name) => elements.push(PathElement::Field(name.into())),
+                // An item is only walked into once its keys are known to be there.
+                Step::Item(item, index, list_type) => elements.push(
+                    item_element(item, index, list_type).unwrap_or(PathElement::Index(index)),
+                ),
+            }
+            at = steps.parent;
+        }
+        elements.reverse();
+        Path(elements)
     }
 }
 
