@@ -97,15 +97,20 @@ fn io_error(e: &std::io::Error) -> FsError {
 
 impl FileSystem for DiskFs {
     fn read(&self, path: &Path) -> Result<Vec<u8>, FsError> {
+        use std::io::Read as _;
         let real = self.resolve(path)?;
-        let meta = std::fs::metadata(&real).map_err(|e| io_error(&e))?;
+        // The size and kind come from the open file: one path lookup fewer per file.
+        let mut file = std::fs::File::open(&real).map_err(|e| io_error(&e))?;
+        let meta = file.metadata().map_err(|e| io_error(&e))?;
         if meta.is_dir() {
             return Err(FsError::IsDir);
         }
         if meta.len() > MAX_INPUT_BYTES as u64 {
             return Err(FsError::TooLarge(meta.len()));
         }
-        std::fs::read(&real).map_err(|e| io_error(&e))
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0) + 1);
+        file.read_to_end(&mut bytes).map_err(|e| io_error(&e))?;
+        Ok(bytes)
     }
 
     // Existence checks follow links without resolving them (cheap); every read resolves

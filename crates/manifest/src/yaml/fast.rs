@@ -503,22 +503,10 @@ fn decimal(text: &str) -> Option<Value> {
 
 /// Words YAML (1.1 or 1.2) gives a meaning: left to the full parser.
 fn is_special_word(text: &str) -> bool {
-    text.len() <= 8
-        && matches!(
-            text.to_ascii_lowercase().as_str(),
-            "null"
-                | "true"
-                | "false"
-                | "yes"
-                | "no"
-                | "on"
-                | "off"
-                | "y"
-                | "n"
-                | "inf"
-                | "nan"
-                | "infinity"
-        )
+    const WORDS: &[&str] = &[
+        "null", "true", "false", "yes", "no", "on", "off", "y", "n", "inf", "nan", "infinity",
+    ];
+    text.len() <= 8 && WORDS.iter().any(|w| w.eq_ignore_ascii_case(text))
 }
 
 /// A flow collection on one line.
