@@ -14,6 +14,7 @@ mod kubeconfig;
 mod plan;
 mod render;
 mod render_bad_input;
+mod sandbox_server;
 mod secrets;
 mod served;
 mod watch;

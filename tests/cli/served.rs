@@ -64,7 +64,18 @@ impl Served {
     /// faster than real time (pods become ready, and crash, in tens of milliseconds) and
     /// `extra` arguments (`--state FILE`, `--faults SPEC`); wait until it serves.
     pub(crate) fn start(kubeconfig: &Path, extra: &[&str]) -> Self {
-        let mut child = gitops()
+        Self::start_with(kubeconfig, extra, |_| {})
+    }
+
+    /// [`Served::start`] with the command changed by `adjust` first (its environment).
+    pub(crate) fn start_with(
+        kubeconfig: &Path,
+        extra: &[&str],
+        adjust: impl FnOnce(&mut Command),
+    ) -> Self {
+        let mut command = gitops();
+        adjust(&mut command);
+        let mut child = command
             .args(["sandbox", "--listen", "127.0.0.1:0", "--time-scale", "20"])
             .arg("--kubeconfig")
             .arg(kubeconfig)
@@ -96,6 +107,11 @@ impl Served {
             addr,
             kubeconfig: kubeconfig.to_path_buf(),
         }
+    }
+
+    /// The process id of the server.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Stop it with SIGTERM, as an operator would, so it saves its `--state` file; it must
