@@ -90,24 +90,9 @@ fn check_size(text: &str) -> Result<(), YamlError> {
 /// Read a multi-document YAML text; empty documents (`---` alone, comments only) are dropped.
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
     check_size(text)?;
-    if let Some(docs) = fast::parse_documents(text) {
-        return Ok(docs);
-    }
-    full_documents(text)
-}
-
-/// [`parse_documents`] with the full parser only.
-fn full_documents(text: &str) -> Result<Vec<Value>, YamlError> {
     let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(text, options())
         .map_err(|e| YamlError::from_de(&e))?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
-}
-
-/// One scalar (its source text) read by the full parser; `None` if it is not one.
-fn full_scalar(text: &str) -> Option<Value> {
-    serde_saphyr::from_str_with_options::<Value>(text, options())
-        .ok()
-        .filter(|v| !v.is_array() && !v.is_object())
 }
 
 /// Read one YAML document into a typed value (unknown keys are the type's business).
@@ -144,10 +129,6 @@ pub fn to_documents<T: Serialize>(values: &[T]) -> Result<String, YamlError> {
     }
     Ok(out)
 }
-
-mod fast;
-#[cfg(test)]
-mod fast_tests;
 
 #[cfg(test)]
 mod tests {
