@@ -54,11 +54,7 @@ impl FieldSet {
             return Ok(FieldSet { root: out });
         };
         for (key, value) in map {
-            let keep = match scope {
-                Scope::Main => !matches!(key.as_str(), "apiVersion" | "kind" | "status"),
-                Scope::Status => key == "status",
-            };
-            if !keep {
+            if !in_scope(scope, key) {
                 continue;
             }
             let field = root.map(|t| t.field(key)).unwrap_or(FieldSchema::UNKNOWN);
@@ -149,11 +145,7 @@ pub(super) fn check_list_keys(
         return Ok(());
     };
     for (key, value) in map {
-        let keep = match scope {
-            Scope::Main => !matches!(key.as_str(), "apiVersion" | "kind" | "status"),
-            Scope::Status => key == "status",
-        };
-        if !keep {
+        if !in_scope(scope, key) {
             continue;
         }
         let field = root.map(|t| t.field(key)).unwrap_or(FieldSchema::UNKNOWN);
@@ -311,5 +303,15 @@ pub(super) fn item_element(
             }
             Ok(PathElement::key(&fields))
         }
+    }
+}
+
+/// Whether a top-level field belongs to the fields of `scope`: the main resource owns all but
+/// `apiVersion`, `kind` and `status`; the status subresource owns `status` alone.
+/// <https://kubernetes.io/docs/reference/using-api/server-side-apply/#field-management>
+fn in_scope(scope: Scope, key: &str) -> bool {
+    match scope {
+        Scope::Main => !matches!(key, "apiVersion" | "kind" | "status"),
+        Scope::Status => key == "status",
     }
 }
